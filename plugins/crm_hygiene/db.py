@@ -1,0 +1,55 @@
+"""Engines and schema upgrades for the CRM database (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SQL_DIR = REPO_ROOT / "include" / "sql"
+MIGRATIONS_DIR = REPO_ROOT / "include" / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the settings each backend needs to behave like the other."""
+    if url.startswith(("postgres://", "postgresql://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            # Let SQLAlchemy, not pysqlite, decide where transactions begin so
+            # that one file is one transaction, and enforce foreign keys as
+            # PostgreSQL does.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):  # pragma: no cover - trivial
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def read_sql(name: str) -> str:
+    """A statement from ``include/sql``; a dialect folder overrides the common one."""
+    return (SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def upgrade_schema(engine: Engine, revision: str = "head") -> None:
+    """Bring the CRM schema up to ``revision`` with Alembic (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)

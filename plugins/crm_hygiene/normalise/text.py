@@ -1,0 +1,45 @@
+"""Names and companies: tidy for display, fold for matching."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Legal-form suffixes that do not distinguish one company from another when
+# matching ("Acme Ltd" and "ACME Limited" are one company).
+_LEGAL_FORMS = frozenset(
+    {
+        "ltd", "limited", "plc", "llp", "llc", "inc", "incorporated", "corp",
+        "corporation", "co", "company", "gmbh", "ag", "kg", "sa", "sas", "sarl",
+        "srl", "spa", "bv", "nv", "ab", "as", "oy", "aps", "pty", "pte", "group",
+    }
+)
+_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+
+
+def clean_text(raw: str | None) -> str | None:
+    """Trimmed, inner whitespace collapsed, Unicode NFC; None when empty.
+
+    Case and accents are kept: "José" and "Zoë" are names, not noise.
+    """
+    if raw is None:
+        return None
+    text = " ".join(unicodedata.normalize("NFC", raw).split())
+    return text or None
+
+
+def company_key(company: str | None) -> str | None:
+    """Matching key for a company: case-folded, punctuation and legal form dropped."""
+    if not company:
+        return None
+    words = _NON_WORD.sub(" ", unicodedata.normalize("NFKC", company).casefold()).split()
+    while len(words) > 1 and words[-1] in _LEGAL_FORMS:
+        words.pop()
+    return " ".join(words) or None
+
+
+def name_key(first_name: str | None, last_name: str | None) -> str | None:
+    """Matching key for a person's name; None unless both parts are known."""
+    if not first_name or not last_name:
+        return None
+    return " ".join(unicodedata.normalize("NFKC", f"{first_name} {last_name}").casefold().split())

@@ -1,0 +1,147 @@
+"""The privacy policy as a typed model, loaded from ``privacy_policy.yaml``.
+
+The YAML file is the one place where rules live; this module only gives it a
+shape, so that a typo in the file fails loudly with the key that is wrong
+instead of silently changing what the pipelines do.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from dateutil.relativedelta import relativedelta
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+LawfulBasis = Literal["consent", "legitimate_interests", "contract", "legal_obligation"]
+
+DEFAULT_POLICY_FILE = Path(__file__).resolve().parents[2] / "include" / "policy" / "privacy_policy.yaml"
+
+
+class PolicyError(ValueError):
+    """The policy file is missing or does not say what the code needs."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Period(_Strict):
+    """A calendar period: months are calendar months, not 30 days."""
+
+    years: int = Field(default=0, ge=0)
+    months: int = Field(default=0, ge=0)
+    days: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Period:
+        if not (self.years or self.months or self.days):
+            raise ValueError("a period needs at least one of years, months, days")
+        return self
+
+    def after(self, moment: date | datetime) -> date | datetime:
+        return moment + relativedelta(years=self.years, months=self.months, days=self.days)
+
+
+class ResearchSources(_Strict):
+    lawful_basis: LawfulBasis
+    obtained_from_data_subject: bool
+    values: tuple[str, ...] = Field(min_length=1)
+
+
+class Channel(_Strict):
+    marketable: bool
+    obtained_from_data_subject: bool = True
+
+
+class ConsentedSources(_Strict):
+    lawful_basis_with_consent: LawfulBasis
+    lawful_basis_without_consent: LawfulBasis
+    obtained_from_data_subject: bool
+
+
+class EnquirySources(ConsentedSources):
+    channels: dict[str, Channel] = Field(min_length=1)
+
+
+class Sources(_Strict):
+    clause: str = Field(min_length=10)
+    research: ResearchSources
+    events: ConsentedSources
+    enquiries: EnquirySources
+
+
+class LawfulBasisPrecedence(_Strict):
+    clause: str = Field(min_length=10)
+    order: tuple[LawfulBasis, ...]
+
+    @model_validator(mode="after")
+    def _complete(self) -> LawfulBasisPrecedence:
+        if sorted(self.order) != sorted(set(LawfulBasis.__args__)):
+            raise ValueError(f"order must list each of {sorted(LawfulBasis.__args__)} once")
+        return self
+
+    def rank(self, basis: str) -> int:
+        """0 is the strongest basis."""
+        return self.order.index(basis)
+
+
+class Art14Notice(_Strict):
+    clause: str = Field(min_length=10)
+    period: Period
+
+
+class EmailMarketing(_Strict):
+    clause: str = Field(min_length=10)
+    free_mail_domains: frozenset[str]
+    role_local_parts: frozenset[str]
+    disposable_domains: frozenset[str]
+
+
+class InputValidation(_Strict):
+    clause: str = Field(min_length=10)
+    min_valid_value_share: float = Field(gt=0, le=1)
+    country_aliases: dict[str, str]
+
+
+class Policy(_Strict):
+    policy_document: str
+    sources: Sources
+    lawful_basis_precedence: LawfulBasisPrecedence
+    art14_notice: Art14Notice
+    email_marketing: EmailMarketing
+    input_validation: InputValidation
+
+
+def _error_text(path: Path, err: ValidationError) -> str:
+    lines = [f"policy file {path} is invalid:"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"  - key '{key}': {e['msg']}")
+    return "\n".join(lines)
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load and validate the policy; ``CRM_POLICY_FILE`` overrides the default."""
+    path = Path(path or os.environ.get("CRM_POLICY_FILE") or DEFAULT_POLICY_FILE)
+    return _load_cached(path.resolve(), path.stat().st_mtime_ns if path.exists() else 0)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: Path, _mtime: int) -> Policy:
+    if not path.exists():
+        raise PolicyError(f"policy file {path} does not exist (set CRM_POLICY_FILE)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"policy file {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise PolicyError(f"policy file {path} must be a mapping at the top level")
+    try:
+        return Policy.model_validate(raw)
+    except ValidationError as exc:
+        raise PolicyError(_error_text(path, exc)) from None
