@@ -1,0 +1,1 @@
+"""Ingest of prospect drops: read, gate, check rows, normalise, stage, merge."""

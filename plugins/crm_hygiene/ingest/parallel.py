@@ -1,0 +1,66 @@
+"""Prepare chunks on every core while the main process loads the database.
+
+Row normalisation is CPU-bound Python (email and phone parsing), so big files
+fan chunks out to worker processes; results come back in file order, and only
+a few chunks are in flight at once so memory stays flat whatever the file size.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date
+
+import pandas as pd
+
+from crm_hygiene.ingest.kinds import PROSPECT_KINDS, DropKind
+from crm_hygiene.ingest.rows import PreparedChunk, RowContext, prepare_chunk
+from crm_hygiene.policy import Policy
+
+# Below this size a file is prepared in-process: starting workers costs more.
+PARALLEL_MIN_BYTES = 8 << 20
+
+_worker_ctx: RowContext | None = None
+
+
+def _init_worker(policy: Policy, today: date) -> None:
+    global _worker_ctx
+    _worker_ctx = RowContext(policy=policy, today=today)
+
+
+def _prepare_in_worker(chunk: pd.DataFrame, kind_name: str) -> PreparedChunk:
+    assert _worker_ctx is not None
+    return prepare_chunk(chunk, PROSPECT_KINDS[kind_name], _worker_ctx)
+
+
+def worker_count(file_size: int) -> int:
+    if file_size < PARALLEL_MIN_BYTES:
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def prepared_chunks(
+    chunks: Iterable[pd.DataFrame], kind: DropKind, policy: Policy, today: date, workers: int
+) -> Iterator[PreparedChunk]:
+    if workers <= 1:
+        ctx = RowContext(policy=policy, today=today)
+        for chunk in chunks:
+            yield prepare_chunk(chunk, kind, ctx)
+        return
+    # spawn, not fork: the parent may be an Airflow task process holding sockets.
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(policy, today),
+    ) as pool:
+        in_flight: deque = deque()
+        for chunk in chunks:
+            in_flight.append(pool.submit(_prepare_in_worker, chunk, kind.name))
+            if len(in_flight) > workers:
+                yield in_flight.popleft().result()
+        while in_flight:
+            yield in_flight.popleft().result()

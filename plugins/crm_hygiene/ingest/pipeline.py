@@ -1,0 +1,200 @@
+"""Ingest every pending drop of one kind: the function an ingest DAG calls.
+
+Per file: fingerprint it (a file is processed once), read its header and first
+chunk, gate it with Great Expectations, then in ONE transaction stage all its
+rows, quarantine the bad ones, merge duplicates and admit people into the CRM,
+and write the audit log. Only after the commit is the file moved to archive/.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Connection, DateTime, Engine, bindparam, text
+
+from crm_hygiene.admission import admit_candidates
+from crm_hygiene.audit import write_audit
+from crm_hygiene.db import read_sql
+from crm_hygiene.ingest import files, staging
+from crm_hygiene.ingest.gate import gate_failures
+from crm_hygiene.ingest.kinds import DropKind
+from crm_hygiene.ingest.parallel import prepared_chunks, worker_count
+from crm_hygiene.ingest.reader import iter_chunks, read_header
+from crm_hygiene.policy import Policy
+from crm_hygiene.run import RunInfo, utc_now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FileCounts:
+    rows_read: int = 0
+    rows_quarantined: int = 0
+    rows_admitted: int = 0
+    rows_blocked: int = 0
+    prospects_created: int = 0
+    prospects_updated: int = 0
+
+    @property
+    def rows_merged(self) -> int:
+        """Admitted rows that folded into a person already in the file or the CRM."""
+        return self.rows_admitted - self.prospects_created
+
+
+@dataclass
+class IngestSummary:
+    kind: str
+    files_loaded: int = 0
+    files_already_processed: int = 0
+    rejected: dict[str, str] = field(default_factory=dict)  # file name -> reason
+    totals: FileCounts = field(default_factory=FileCounts)
+
+    def add(self, counts: FileCounts) -> None:
+        for name, value in asdict(counts).items():
+            setattr(self.totals, name, getattr(self.totals, name) + value)
+
+    def as_dict(self) -> dict:
+        """Counts and file names only: safe for XCom and logs."""
+        return {
+            "kind": self.kind,
+            "files_loaded": self.files_loaded,
+            "files_already_processed": self.files_already_processed,
+            "files_rejected": len(self.rejected),
+            "rejected": dict(self.rejected),
+            **asdict(self.totals),
+            "rows_merged": self.totals.rows_merged,
+        }
+
+
+_REGISTER_FILE = text(
+    "INSERT INTO ingested_files (kind, file_name, sha256, size_bytes, archived_as, dag_id, run_id, processed_at) "
+    "VALUES (:kind, :file_name, :sha256, :size_bytes, :archived_as, :dag_id, :run_id, :processed_at) "
+    "RETURNING file_id"
+).bindparams(bindparam("processed_at", type_=DateTime))
+
+_FILE_COUNTS = text(
+    "UPDATE ingested_files SET rows_read = :rows_read, rows_quarantined = :rows_quarantined, "
+    "rows_admitted = :rows_admitted, rows_blocked = :rows_blocked, "
+    "prospects_created = :prospects_created, prospects_updated = :prospects_updated WHERE file_id = :file_id"
+)
+
+_QUARANTINE = text(
+    "INSERT INTO quarantine (kind, source_file, file_sha256, row_number, reasons, raw_row, email_match_key, quarantined_at) "
+    "VALUES (:kind, :source_file, :file_sha256, :row_number, :reasons, :raw_row, :email_match_key, :quarantined_at)"
+).bindparams(bindparam("quarantined_at", type_=DateTime))
+
+
+def _already_processed(engine: Engine, sha256: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT 1 FROM ingested_files WHERE sha256 = :sha"), {"sha": sha256}
+        ).first() is not None
+
+
+def _quarantine(conn: Connection, kind: DropKind, path: Path, sha256: str, rows) -> int:
+    if not rows:
+        return 0
+    now = utc_now()
+    conn.execute(_QUARANTINE, [
+        {"kind": kind.name, "source_file": path.name, "file_sha256": sha256, "row_number": row_number,
+         "reasons": reasons, "raw_row": raw, "email_match_key": key, "quarantined_at": now}
+        for row_number, reasons, raw, key in rows
+    ])
+    return len(rows)
+
+
+def _load_file(
+    conn: Connection, path: Path, sha256: str, archived_as: Path, kind: DropKind,
+    chunks, policy: Policy, run: RunInfo, workers: int,
+) -> FileCounts:
+    counts = FileCounts()
+    file_id = conn.execute(_REGISTER_FILE, {
+        "kind": kind.name, "file_name": path.name, "sha256": sha256, "size_bytes": path.stat().st_size,
+        "archived_as": archived_as.name, "dag_id": run.dag_id, "run_id": run.run_id,
+        "processed_at": utc_now(),
+    }).scalar_one()
+    staging.create_staging(conn)
+    for prepared in prepared_chunks(chunks, kind, policy, run.today, workers):
+        counts.rows_read += len(prepared.staged) + len(prepared.quarantined)
+        counts.rows_quarantined += _quarantine(conn, kind, path, sha256, prepared.quarantined)
+        staging.load_staged(conn, prepared.staged)
+    staging.index_staging(conn)
+    for step in ("01_resolve_phone_identities", "02_resolve_name_identities",
+                 "03_build_candidates", "04_fill_candidate_gaps"):
+        conn.execute(text(read_sql(f"ingest/{step}.sql")))
+    result = admit_candidates(conn, policy, run, file_id)
+    admitted_rows = conn.execute(text(
+        "SELECT COALESCE(SUM(n_rows), 0) FROM stg_candidates WHERE admission = 'admit'"
+    )).scalar_one()
+    counts.rows_admitted = int(admitted_rows)
+    counts.rows_blocked = counts.rows_read - counts.rows_quarantined - counts.rows_admitted
+    counts.prospects_created, counts.prospects_updated = result.created, result.updated
+    staging.drop_staging(conn)
+    conn.execute(_FILE_COUNTS, {"file_id": file_id, **asdict(counts)})
+    details = {**asdict(counts), **{f"blocked_{k}": v for k, v in result.blocked.items()}}
+    write_audit(conn, run, "ingest_file", subject_ref=f"file:{sha256}", reason=kind.name,
+                rows_affected=counts.rows_admitted, details=details)
+    if counts.rows_quarantined:
+        write_audit(conn, run, "quarantine_rows", subject_ref=f"file:{sha256}",
+                    reason="row checks failed", rows_affected=counts.rows_quarantined)
+    return counts
+
+
+def ingest_file(
+    engine: Engine, path: Path, kind: DropKind, policy: Policy, run: RunInfo,
+    archive_dir: Path, workers: int | None = None,
+) -> FileCounts | None:
+    """Ingest one drop; None if these bytes were processed before (then just archived).
+
+    Raises files.FileRejected when the file cannot be read or fails the gate.
+    """
+    sha256 = files.sha256_of(path)
+    if _already_processed(engine, sha256):
+        files.archive(path, files.archive_target(path, archive_dir, sha256))
+        return None
+    header = read_header(path)
+    chunks = iter_chunks(path, header)
+    first = next(chunks, None)
+    if first is None:
+        first = pd.DataFrame(columns=header)
+    failures = gate_failures(first, kind, policy)
+    if failures:
+        raise files.FileRejected("; ".join(failures))
+    all_chunks = itertools.chain([first] if len(first) else [], chunks)
+    archived_as = files.archive_target(path, archive_dir, sha256)
+    with engine.begin() as conn:
+        counts = _load_file(conn, path, sha256, archived_as, kind, all_chunks, policy, run,
+                            workers or worker_count(path.stat().st_size))
+    files.archive(path, archived_as)
+    return counts
+
+
+def ingest_inbox(
+    engine: Engine, kind: DropKind, policy: Policy, run: RunInfo, inbox: Path, archive_dir: Path,
+    workers: int | None = None,
+) -> IngestSummary:
+    """Ingest every pending file; rejected files are set aside and reported, not raised."""
+    summary = IngestSummary(kind=kind.name)
+    for path in files.pending_files(inbox):
+        try:
+            counts = ingest_file(engine, path, kind, policy, run, archive_dir, workers)
+        except files.FileRejected as exc:
+            reason = str(exc)
+            files.reject(path, reason)
+            with engine.begin() as conn:
+                write_audit(conn, run, "file_rejected", subject_ref=f"file:{path.name}", reason=reason)
+            summary.rejected[path.name] = reason
+            log.warning("rejected %s: %s", path.name, reason)
+            continue
+        if counts is None:
+            summary.files_already_processed += 1
+            log.info("%s: same bytes processed before; archived, nothing changed", path.name)
+            continue
+        summary.files_loaded += 1
+        summary.add(counts)
+        log.info("%s: %s", path.name, asdict(counts))
+    return summary
