@@ -170,6 +170,15 @@ _ROLE_LOCAL_PARTS = ("info", "sales", "contact", "hello", "office")
 _DISPOSABLE_DOMAIN = "mailinator.com"
 _PLUS_TAGS = ("news", "crm", "events", "work", "2024", "linkedin")
 
+# How a company spells its staff's addresses (one shape per company), and the
+# shapes people pick for a personal mailbox (always with a number on the end).
+_EMAIL_PATTERNS = ("first.last", "flast", "f.last", "first_last", "firstl")
+_EMAIL_PATTERN_WEIGHTS = (0.60, 0.15, 0.12, 0.05, 0.08)
+_PERSONAL_PATTERNS = ("first.last", "firstlast", "f.last")
+
+_MAILBOX_COMPANY, _MAILBOX_PERSONAL, _MAILBOX_ROLE, _MAILBOX_DISPOSABLE = range(4)
+_MAILBOX_WEIGHTS = (0.885, 0.10, 0.01, 0.005)
+
 _INVALID_PHONES = ("12345", "0000", "+44 123", "n/a", "ask reception", "555-CALL-NOW")
 
 # Names that must survive the round trip; added to the pools so they turn up.
@@ -195,12 +204,15 @@ _NOTES = (
 _EVENT_TOPICS = ("FinTech", "Data & AI", "Cloud", "Cyber Security", "Retail Tech", "MarTech", "Supply Chain",
                  "HR Tech", "InsurTech", "Green Energy")
 _EVENT_FORMATS = ("Summit", "Expo", "Forum", "Roundtable", "Breakfast Briefing", "Conference", "Meetup")
+_EVENT_CITIES = ("London", "Manchester", "Edinburgh", "Dublin", "Berlin", "Munich", "Amsterdam", "Paris",
+                 "Madrid", "Warsaw", "New York", "Austin", "Tokyo")
 _EVENT_POOL_SIZE = 60
 
 # Legal-form and filler words left out when a company name becomes a domain.
 _COMPANY_STOPWORDS = frozenset(
     "and und et y e of the group llc ltd limited plc inc gmbh ag kg kgaa co ohg gbr stiftung mbh ug eg "
-    "sa sarl sas fils cie bv nv vof sl sll slu scoop sp z o oo sc spk ska s a l asociados partners".split()
+    "sa sarl sas fils cie bv nv vof sl sll slu scoop sp z o oo sc spk ska s a l asociados partners "
+    "le la les de du des van der den het koninklijke stichting groupe grupo banco hermanos".split()
 )
 # Letters NFKD does not take apart into ASCII plus accents.
 _ASCII_FOLD = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE",
@@ -270,25 +282,40 @@ def _company_pool(fake: Faker, country: _Country, draws: int, used_domains: set[
         for _ in range(draws):
             kanji, _kana, roman = fake.last_name_pair()
             industry, industry_roman = _JAPANESE_INDUSTRIES[fake.random_int(0, len(_JAPANESE_INDUSTRIES) - 1)]
-            names.append((f"株式会社{kanji}{industry}", f"{roman.lower()}-{industry_roman}"))
+            names.append((f"株式会社{kanji}{industry}", (f"{roman.lower()}-{industry_roman}",)))
     else:
-        names = [(name, _company_domain_stem(name, i)) for i, name in enumerate(fake.company() for _ in range(draws))]
+        names = [(name, _company_domain_stems(name, i)) for i, name in enumerate(fake.company() for _ in range(draws))]
     pool = []
-    for name, stem in _unique(names):
-        domain, n = f"{stem}.{country.tld}", 2
-        while domain in used_domains:
-            domain, n = f"{stem}{n}.{country.tld}", n + 1
-        used_domains.add(domain)
-        pool.append((name, domain))
+    for name, stems in _unique(names):
+        pool.append((name, _free_domain(stems, country.tld, used_domains)))
     return pool
 
 
-def _company_domain_stem(company: str, index: int) -> str:
-    words = [w for w in _ascii_slug(company, keep=" ").split() if w not in _COMPANY_STOPWORDS]
+def _company_domain_stems(company: str, index: int) -> tuple[str, ...]:
+    """Domain names the company might have registered, most likely first."""
+    all_words = _ascii_slug(company, keep=" ").split()
+    words = [w for w in all_words if w not in _COMPANY_STOPWORDS]
     if not words:
-        return f"company{index}"
+        return (f"company{index}",)
+    # When the plain name is taken, firms fall back on their legal form ("hughes-ltd").
+    fallbacks = ("-".join(all_words[:2]), "".join(all_words[:2]), f"{words[0]}group")
+    if len(words) == 1:
+        return (words[0], *fallbacks)
+    two_words = ("-".join(words[:2]), "".join(words[:2]))
     # Some firms use one word, some two: alternate so both shapes appear.
-    return "-".join(words[:2]) if len(words) > 1 and index % 3 == 0 else words[0]
+    preferred = (*two_words, words[0]) if index % 3 == 0 else (words[0], *two_words)
+    return (*preferred, *fallbacks)
+
+
+def _free_domain(stems: tuple[str, ...], tld: str, used_domains: set[str]) -> str:
+    """The first of `stems` not taken by another company, else the first with a number."""
+    candidates = [f"{stem}.{tld}" for stem in stems]
+    n = 2
+    while all(c in used_domains for c in candidates):
+        candidates, n = [f"{stems[0]}{n}.{tld}"], n + 1
+    domain = next(c for c in candidates if c not in used_domains)
+    used_domains.add(domain)
+    return domain
 
 
 def _job_titles(fake: Faker) -> tuple[list[str], int]:
@@ -306,7 +333,7 @@ def _event_pool(fake: Faker, today: date) -> tuple[tuple[str, ...], tuple[int, .
         if fake.random_int(0, 4) == 0:
             names.append(f"Webinar: {topic} in {year}")
         else:
-            names.append(f"{fake.city()} {topic} {fake.random_element(_EVENT_FORMATS)} {year}")
+            names.append(f"{fake.random_element(_EVENT_CITIES)} {topic} {fake.random_element(_EVENT_FORMATS)} {year}")
         days.append(days_ago)
     return tuple(names), tuple(days)
 
@@ -380,7 +407,7 @@ class _PersonDraws:
         self._base = _mix64(person_ids.astype(np.uint64) * _GOLDEN + seed_key)
 
     def uniform(self, field: int) -> np.ndarray:
-        h = _mix64(self._base + _U64(field) * _GOLDEN)
+        h = _mix64(self._base + _U64(field * 0x9E3779B97F4A7C15 % (1 << 64)))
         return (h >> _U64(11)).astype(np.float64) * (1.0 / (1 << 53))
 
     def integers(self, field: int, high: int) -> np.ndarray:
@@ -396,13 +423,6 @@ class _PersonDraws:
  _F_PERSONAL_DOMAIN, _F_PERSONAL_SHAPE, _F_NUMBER, _F_DISAMBIGUATE, _F_ROLE, _F_TITLE_KIND,
  _F_TITLE, _F_NEW_TITLE, _F_PHONE_PLAN, _F_PHONE_DIGITS, _F_HAS_PHONE, _F_AGE_KNOWN,
  _F_MINOR, _F_AGE, _F_BIRTHDAY, _F_FIRST_SEEN, _F_PROFILE) = range(24)
-
-# Company address shapes: first.last, flast, f.last, first_last, firstl.
-_EMAIL_PATTERNS = ("first.last", "flast", "f.last", "first_last", "firstl")
-_EMAIL_PATTERN_WEIGHTS = (0.60, 0.15, 0.12, 0.05, 0.08)
-
-_MAILBOX_COMPANY, _MAILBOX_PERSONAL, _MAILBOX_ROLE, _MAILBOX_DISPOSABLE = range(4)
-_MAILBOX_WEIGHTS = (0.885, 0.10, 0.01, 0.005)
 
 
 @dataclass(frozen=True)
@@ -471,37 +491,50 @@ def _email_addresses(draws: _PersonDraws, first: np.ndarray, last: np.ndarray, c
                      pools: _Pools) -> tuple[np.ndarray, np.ndarray]:
     """Clean (local part, domain) per person: work address mostly, sometimes personal, role or throwaway."""
     n = len(first)
-    initial = np.array([s[:1] for s in first], dtype=object)
-    last_initial = np.array([s[:1] for s in last], dtype=object)
-    shapes = {
-        "first.last": first + "." + last, "flast": initial + last, "f.last": initial + "." + last,
-        "first_last": first + "_" + last, "firstl": first + last_initial,
-    }
-    pattern = pools.company_email_patterns[company]
-    local = np.empty(n, dtype=object)
-    for i, name in enumerate(_EMAIL_PATTERNS):
-        local[pattern == i] = shapes[name][pattern == i]
-    # Colleagues with the same name get a number, as a real mail admin would do.
     number = (1 + draws.integers(_F_NUMBER, 98)).astype(str).astype(object)
-    needs_number = draws.uniform(_F_DISAMBIGUATE) < 0.02
-    local[needs_number] = local[needs_number] + number[needs_number]
+    local = np.empty(n, dtype=object)
+    pattern = pools.company_email_patterns[company]
+    for i, shape in enumerate(_EMAIL_PATTERNS):
+        rows = np.flatnonzero(pattern == i)
+        local[rows] = _local_part(shape, first[rows], last[rows])
+    # Colleagues with the same name get a number, as a real mail admin would do.
+    numbered = draws.uniform(_F_DISAMBIGUATE) < 0.02
+    local[numbered] = local[numbered] + number[numbered]
     domain = pools.company_domains[company].copy()
 
     mailbox = draws.choice(_F_MAILBOX, _MAILBOX_WEIGHTS)
-    personal = mailbox == _MAILBOX_PERSONAL
+    personal = np.flatnonzero(mailbox == _MAILBOX_PERSONAL)
     personal_domains = np.array([d for d, _ in _PERSONAL_DOMAINS], dtype=object)
-    domain[personal] = personal_domains[draws.choice(_F_PERSONAL_DOMAIN, [w for _, w in _PERSONAL_DOMAINS])][personal]
-    personal_shape = draws.integers(_F_PERSONAL_SHAPE, 3)
-    personal_local = np.where(personal_shape == 0, first + "." + last + number,
-                              np.where(personal_shape == 1, first + last + number, initial + "." + last + number))
-    local[personal] = personal_local[personal]
+    domain[personal] = personal_domains[draws.choice(_F_PERSONAL_DOMAIN, [w for _, w in _PERSONAL_DOMAINS])[personal]]
+    personal_shape = draws.integers(_F_PERSONAL_SHAPE, len(_PERSONAL_PATTERNS))[personal]
+    for i, shape in enumerate(_PERSONAL_PATTERNS):
+        rows = personal[personal_shape == i]
+        local[rows] = _local_part(shape, first[rows], last[rows]) + number[rows]
 
     role = mailbox == _MAILBOX_ROLE
-    local[role] = np.array(_ROLE_LOCAL_PARTS, dtype=object)[draws.integers(_F_ROLE, len(_ROLE_LOCAL_PARTS))][role]
+    local[role] = np.array(_ROLE_LOCAL_PARTS, dtype=object)[draws.integers(_F_ROLE, len(_ROLE_LOCAL_PARTS))[role]]
     disposable = mailbox == _MAILBOX_DISPOSABLE
-    local[disposable] = (first + last + number)[disposable]
+    local[disposable] = (first[disposable] + last[disposable]) + number[disposable]
     domain[disposable] = _DISPOSABLE_DOMAIN
     return local, domain
+
+
+def _local_part(shape: str, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Local parts of one shape ("first.last", "flast", ...) from ASCII name slugs."""
+    if shape == "first.last":
+        return first + "." + last
+    if shape == "first_last":
+        return first + "_" + last
+    if shape == "firstlast":
+        return first + last
+    initial = _objects(s[:1] for s in first)
+    if shape == "flast":
+        return initial + last
+    if shape == "f.last":
+        return initial + "." + last
+    if shape == "firstl":
+        return first + _objects(s[:1] for s in last)
+    raise ValueError(f"unknown address shape {shape!r}")
 
 
 def _job_title_pair(draws: _PersonDraws, pools: _Pools) -> tuple[np.ndarray, np.ndarray]:
@@ -532,8 +565,10 @@ def _birth_dates(draws: _PersonDraws) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------
 
 def _objects(values) -> np.ndarray:
+    """A 1-d object array of str (np.array would make a fixed-width str array)."""
+    values = list(values)
     out = np.empty(len(values), dtype=object)
-    out[:] = list(values)
+    out[:] = values
     return out
 
 
@@ -559,7 +594,7 @@ def _pad(rng: np.random.Generator, values: np.ndarray, rate: float) -> np.ndarra
     return out
 
 
-def _recase(rng: np.random.Generator, values: np.ndarray, rate: float) -> np.ndarray:
+def _recase(rng: np.random.Generator, values: np.ndarray, rate: float | np.ndarray) -> np.ndarray:
     out = values.copy()
     mask = rng.random(len(values)) < rate
     shapes = rng.integers(0, 3, size=int(mask.sum()))
@@ -572,11 +607,12 @@ def _noisy(rng: np.random.Generator, values: np.ndarray, case_rate: float = 0.02
     return _pad(rng, _recase(rng, values, case_rate), pad_rate)
 
 
-def _dotted_differently(rng: np.random.Generator, local: str) -> str:
-    """Gmail ignores dots, so people write them anywhere (or nowhere)."""
-    bare = local.replace(".", "")
+def _redotted(rng: np.random.Generator, local: str) -> str:
+    """Gmail ignores dots, so people write them anywhere (or nowhere); a +tag stays put."""
+    name, plus, tag = local.partition("+")
+    bare = name.replace(".", "")
     cut = int(rng.integers(0, len(bare)))
-    return bare if cut == 0 else bare[:cut] + "." + bare[cut:]
+    return (bare if cut == 0 else bare[:cut] + "." + bare[cut:]) + plus + tag
 
 
 def _render_emails(rng: np.random.Generator, people: _People, is_duplicate: np.ndarray) -> np.ndarray:
@@ -590,7 +626,7 @@ def _render_emails(rng: np.random.Generator, people: _People, is_duplicate: np.n
     local[tagged] = local[tagged] + "+" + tags[tagged]
     gmail = is_duplicate & (domain == "gmail.com")
     redotted = gmail & (rng.random(n) < 0.6)
-    _apply(local, redotted, lambda v: _dotted_differently(rng, v.split("+")[0]) + v[len(v.split("+")[0]):])
+    _apply(local, redotted, lambda v: _redotted(rng, v))
     domain[gmail & (rng.random(n) < 0.4)] = "googlemail.com"
     emails = local + "@" + domain
     emails = _recase(rng, emails, np.where(is_duplicate, 0.3, 0.015))
@@ -598,7 +634,7 @@ def _render_emails(rng: np.random.Generator, people: _People, is_duplicate: np.n
     kinds = rng.integers(0, 4, size=n)
     _apply(emails, broken & (kinds == 0), lambda v: v.replace("@", "", 1))
     _apply(emails, broken & (kinds == 1), lambda v: v.replace("@", "@@", 1))
-    _apply(emails, broken & (kinds == 2), lambda v: v.replace(".", " ", 1) if "." in v.split("@")[0] else " ".join(v))
+    _apply(emails, broken & (kinds == 2), lambda v: v.replace("@", " @", 1))
     _apply(emails, broken & (kinds == 3), lambda v: v + ".")
     return _pad(rng, emails, 0.03)
 
@@ -752,14 +788,16 @@ def _row_people(rng: np.random.Generator, start: int, stop: int, base: int, repe
     rows = np.arange(start, stop, dtype=np.int64)
     ids = base + rows
     roll = rng.random(len(rows))
-    earlier = (roll < repeat_rate) & (rows > 0)
-    ids[earlier] = base + (rng.random(int(earlier.sum())) * rows[earlier]).astype(np.int64)
+    repeat = (roll < repeat_rate) & (rows > 0)
+    ids[repeat] = base + (rng.random(int(repeat.sum())) * rows[repeat]).astype(np.int64)
     low = repeat_rate
     for other_base, span, rate in borrowed:
-        mask = (roll >= low) & (roll < low + rate) & (span > 0)
-        ids[mask] = other_base + rng.integers(0, max(span, 1), size=int(mask.sum()))
+        mask = (roll >= low) & (roll < low + rate)
+        if span > 0:
+            ids[mask] = other_base + rng.integers(0, span, size=int(mask.sum()))
+            repeat |= mask
         low += rate
-    return ids, roll < low
+    return ids, repeat
 
 
 # --------------------------------------------------------------------------
@@ -767,9 +805,9 @@ def _row_people(rng: np.random.Generator, start: int, stop: int, base: int, repe
 # --------------------------------------------------------------------------
 
 _UNKNOWN_SOURCES = ("linkdin", "twitter", "facebook", "trade_show", "purchased_list", "LinkedIn", "Company Website")
-_SOURCE_WEIGHTS = (0.40, 0.15, 0.20, 0.10, 0.12)
+_SOURCE_WEIGHTS = (0.40, 0.15, 0.20, 0.10, 0.15)
 _UNKNOWN_CHANNELS = ("chat", "webform", "Web Form", "fax", "linkedin_message")
-_CHANNEL_WEIGHTS = (0.45, 0.22, 0.12, 0.08, 0.10)
+_CHANNEL_WEIGHTS = (0.45, 0.22, 0.12, 0.09, 0.12)
 
 
 def _research_chunk(rng: np.random.Generator, pools: _Pools, seed: int, today: date,
@@ -797,25 +835,47 @@ def _source_urls(rng: np.random.Generator, people: _People, source: np.ndarray) 
     """Where a researcher found the person, shaped like each source's real URLs."""
     n = len(source)
     out = np.full(n, "", dtype=object)
-    profile = _objects(f"{p:010x}"[:8] for p in people.profile_id)
-    register = _objects(str(p % 10**8).zfill(8) for p in people.profile_id)
-    country_code = _objects(COUNTRIES[c].code.lower() for c in people.country)
-    shapes = {
-        "linkedin": "https://www.linkedin.com/in/" + people.first_slug + "-" + people.last_slug + "-" + profile,
-        "company_website": "https://www." + people.company_domain + "/about/team",
-        "search_engine": "https://www.google.com/search?q=" + people.first_slug + "+" + people.last_slug
-        + "+" + people.company_domain,
-        "public_register": np.where(
-            country_code == "gb",
-            "https://find-and-update.company-information.service.gov.uk/company/" + register,
-            "https://opencorporates.com/companies/" + country_code + "/" + register),
-        "twitter": "https://twitter.com/" + people.first_slug + people.last_slug,
-    }
-    for name, urls in shapes.items():
-        mask = source == name
-        out[mask] = urls[mask]
+    for name, build in _SOURCE_URL_BUILDERS.items():
+        rows = np.flatnonzero(source == name)
+        if len(rows):
+            out[rows] = build(people, rows)
     out[rng.random(n) < 0.1] = ""  # researchers do not always paste the link
     return out
+
+
+def _linkedin_url(people: _People, rows: np.ndarray) -> np.ndarray:
+    handle = _objects(f"{p:010x}"[:8] for p in people.profile_id[rows])
+    return "https://www.linkedin.com/in/" + people.first_slug[rows] + "-" + people.last_slug[rows] + "-" + handle
+
+
+def _company_website_url(people: _People, rows: np.ndarray) -> np.ndarray:
+    return "https://www." + people.company_domain[rows] + "/about/team"
+
+
+def _search_engine_url(people: _People, rows: np.ndarray) -> np.ndarray:
+    return ("https://www.google.com/search?q=" + people.first_slug[rows] + "+" + people.last_slug[rows]
+            + "+" + people.company_domain[rows])
+
+
+def _public_register_url(people: _People, rows: np.ndarray) -> np.ndarray:
+    number = _objects(str(p % 10**8).zfill(8) for p in people.profile_id[rows])
+    country = np.array([c.code.lower() for c in COUNTRIES], dtype=object)[people.country[rows]]
+    return np.where(country == "gb",
+                    "https://find-and-update.company-information.service.gov.uk/company/" + number,
+                    "https://opencorporates.com/companies/" + country + "/" + number)
+
+
+def _twitter_url(people: _People, rows: np.ndarray) -> np.ndarray:
+    return "https://twitter.com/" + people.first_slug[rows] + people.last_slug[rows]
+
+
+_SOURCE_URL_BUILDERS = {
+    "linkedin": _linkedin_url,
+    "company_website": _company_website_url,
+    "search_engine": _search_engine_url,
+    "public_register": _public_register_url,
+    "twitter": _twitter_url,
+}
 
 
 def _event_chunk(rng: np.random.Generator, pools: _Pools, seed: int, today: date,

@@ -16,7 +16,7 @@ import pandas as pd
 
 from crm_hygiene.ingest.kinds import DropKind
 from crm_hygiene.normalise.country import CountryResolver, UnknownCountry
-from crm_hygiene.normalise.email import InvalidEmail, canonical_email, email_flags, email_match_key
+from crm_hygiene.normalise.email_address import InvalidEmail, canonical_email, email_flags, email_match_key
 from crm_hygiene.normalise.phone import InvalidPhone, to_e164
 from crm_hygiene.normalise.text import clean_text, company_key, name_key
 from crm_hygiene.policy import Policy

@@ -1,0 +1,16 @@
+"""
+### ingest_event_lists
+
+Ingests conference and event attendee lists dropped as CSV into `$CRM_DATA_DIR/inbox/events/`.
+
+Each file is processed once (by content hash): gated by a Great Expectations
+suite (a file that fails is moved to `inbox/events/rejected/` with a
+`.reason.txt` and the run fails), rows that fail a check go to `quarantine`
+with their reasons, the rest are normalised, de-duplicated and admitted into
+`prospects` tagged with source and lawful basis, in one transaction per file.
+The file then moves to `archive/events/`. Counts are in `audit_log`.
+"""
+
+from crm_airflow.ingest_dag import build_ingest_dag
+
+dag = build_ingest_dag(dag_id="ingest_event_lists", kind="events", doc_md=__doc__)
