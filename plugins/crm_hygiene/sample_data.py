@@ -26,7 +26,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,16 +34,48 @@ import numpy as np
 from faker import Faker
 
 RESEARCH_COLUMNS = (
-    "first_name", "last_name", "email", "phone", "company", "job_title", "country",
-    "source", "source_url", "collected_at", "date_of_birth", "age", "notes",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company",
+    "job_title",
+    "country",
+    "source",
+    "source_url",
+    "collected_at",
+    "date_of_birth",
+    "age",
+    "notes",
 )
 EVENT_COLUMNS = (
-    "event_name", "event_date", "first_name", "last_name", "email", "phone", "company",
-    "job_title", "country", "marketing_consent", "date_of_birth", "age", "notes",
+    "event_name",
+    "event_date",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company",
+    "job_title",
+    "country",
+    "marketing_consent",
+    "date_of_birth",
+    "age",
+    "notes",
 )
 ENQUIRY_COLUMNS = (
-    "received_at", "channel", "first_name", "last_name", "email", "phone", "company",
-    "job_title", "country", "marketing_consent", "referred_by_email", "notes",
+    "received_at",
+    "channel",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company",
+    "job_title",
+    "country",
+    "marketing_consent",
+    "referred_by_email",
+    "notes",
 )
 
 RESEARCH_SOURCES = ("linkedin", "search_engine", "company_website", "public_register", "data_research")
@@ -68,6 +100,7 @@ _INBOX_SHARES = {"research": 0.60, "events": 0.25}
 # --------------------------------------------------------------------------
 # Countries: the spellings people type, and their phone numbering
 # --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _PhonePlan:
@@ -102,60 +135,106 @@ _GB_MOBILE = ("0#### ######", "+44 #### ######", "+44##########")
 
 COUNTRIES: tuple[_Country, ...] = (
     _Country(
-        "GB", "en_GB", 0.35, "co.uk",
-        (("United Kingdom", 0.45), ("UK", 0.25), ("England", 0.10), ("Great Britain", 0.08),
-         ("GB", 0.07), ("U.K.", 0.05)),
-        _plans(("207", "203"), 10, _GB_LONDON)
+        code="GB",
+        faker_locale="en_GB",
+        weight=0.35,
+        tld="co.uk",
+        spellings=(
+            ("United Kingdom", 0.45),
+            ("UK", 0.25),
+            ("England", 0.10),
+            ("Great Britain", 0.08),
+            ("GB", 0.07),
+            ("U.K.", 0.05),
+        ),
+        phone_plans=_plans(("207", "203"), 10, _GB_LONDON)
         + _plans(("1614", "1214", "1134", "1314"), 10, _GB_CITY)
         + _plans(("79", "75"), 10, _GB_MOBILE),
     ),
     _Country(
-        "US", "en_US", 0.25, "com",
-        (("United States", 0.45), ("USA", 0.28), ("U.S.A.", 0.07), ("US", 0.12),
-         ("United States of America", 0.08)),
-        _plans(("2125", "4153", "3127", "6172", "2066", "5124", "3034", "4048", "6467"), 10,
-               ("(###) ###-####", "+1 ### ### ####", "###-###-####")),
+        code="US",
+        faker_locale="en_US",
+        weight=0.25,
+        tld="com",
+        spellings=(
+            ("United States", 0.45),
+            ("USA", 0.28),
+            ("U.S.A.", 0.07),
+            ("US", 0.12),
+            ("United States of America", 0.08),
+        ),
+        phone_plans=_plans(
+            ("2125", "4153", "3127", "6172", "2066", "5124", "3034", "4048", "6467"),
+            10,
+            ("(###) ###-####", "+1 ### ### ####", "###-###-####"),
+        ),
     ),
     _Country(
-        "DE", "de_DE", 0.10, "de",
-        (("Germany", 0.60), ("Deutschland", 0.25), ("DE", 0.15)),
-        _plans(("301",), 8, ("0## ######", "+49 ## ######", "0##/######"))
+        code="DE",
+        faker_locale="de_DE",
+        weight=0.10,
+        tld="de",
+        spellings=(("Germany", 0.60), ("Deutschland", 0.25), ("DE", 0.15)),
+        phone_plans=_plans(("301",), 8, ("0## ######", "+49 ## ######", "0##/######"))
         + _plans(("302", "892", "404", "693"), 10, ("0## ########", "+49 ## ########", "(0##) ########"))
         + _plans(("151", "176"), 11, ("0### ########", "+49 ### ########", "0###-########")),
     ),
     _Country(
-        "FR", "fr_FR", 0.07, "fr",
-        (("France", 0.90), ("FR", 0.10)),
-        _plans(("1", "42", "61", "62"), 9, ("0# ## ## ## ##", "+33 # ## ## ## ##", "0#########")),
+        code="FR",
+        faker_locale="fr_FR",
+        weight=0.07,
+        tld="fr",
+        spellings=(("France", 0.90), ("FR", 0.10)),
+        phone_plans=_plans(("1", "42", "61", "62"), 9, ("0# ## ## ## ##", "+33 # ## ## ## ##", "0#########")),
     ),
     _Country(
-        "NL", "nl_NL", 0.06, "nl",
-        (("Netherlands", 0.50), ("Nederland", 0.20), ("The Netherlands", 0.15), ("NL", 0.10),
-         ("Holland", 0.05)),
-        _plans(("20", "10"), 9, ("0## ### ####", "+31 ## ### ####", "0##-#######"))
+        code="NL",
+        faker_locale="nl_NL",
+        weight=0.06,
+        tld="nl",
+        spellings=(
+            ("Netherlands", 0.50),
+            ("Nederland", 0.20),
+            ("The Netherlands", 0.15),
+            ("NL", 0.10),
+            ("Holland", 0.05),
+        ),
+        phone_plans=_plans(("20", "10"), 9, ("0## ### ####", "+31 ## ### ####", "0##-#######"))
         + _plans(("61", "65"), 9, ("0# ## ## ## ##", "+31 # ########", "0#-########")),
     ),
     _Country(
-        "IE", "en_IE", 0.05, "ie",
-        (("Ireland", 0.85), ("IE", 0.10), ("Republic of Ireland", 0.05)),
-        _plans(("1",), 8, ("0# ### ####", "+353 # ### ####", "(0#) ### ####"))
+        code="IE",
+        faker_locale="en_IE",
+        weight=0.05,
+        tld="ie",
+        spellings=(("Ireland", 0.85), ("IE", 0.10), ("Republic of Ireland", 0.05)),
+        phone_plans=_plans(("1",), 8, ("0# ### ####", "+353 # ### ####", "(0#) ### ####"))
         + _plans(("87", "86"), 9, ("0## ### ####", "+353 ## ### ####", "0#########")),
     ),
     _Country(
-        "ES", "es_ES", 0.05, "es",
-        (("Spain", 0.60), ("España", 0.30), ("ES", 0.10)),
-        _plans(("91", "93", "6"), 9, ("### ### ###", "+34 ### ### ###", "+34 ## ### ## ##")),
+        code="ES",
+        faker_locale="es_ES",
+        weight=0.05,
+        tld="es",
+        spellings=(("Spain", 0.60), ("España", 0.30), ("ES", 0.10)),
+        phone_plans=_plans(("91", "93", "6"), 9, ("### ### ###", "+34 ### ### ###", "+34 ## ### ## ##")),
     ),
     _Country(
-        "PL", "pl_PL", 0.04, "pl",
-        (("Poland", 0.70), ("Polska", 0.20), ("PL", 0.10)),
-        _plans(("22",), 9, ("## ### ## ##", "+48 ## ### ## ##", "(##) ### ## ##"))
+        code="PL",
+        faker_locale="pl_PL",
+        weight=0.04,
+        tld="pl",
+        spellings=(("Poland", 0.70), ("Polska", 0.20), ("PL", 0.10)),
+        phone_plans=_plans(("22",), 9, ("## ### ## ##", "+48 ## ### ## ##", "(##) ### ## ##"))
         + _plans(("60", "50"), 9, ("### ### ###", "+48 ### ### ###", "#########")),
     ),
     _Country(
-        "JP", "ja_JP", 0.03, "co.jp",
-        (("Japan", 0.85), ("JP", 0.10), ("日本", 0.05)),
-        _plans(("3", "6"), 9, ("0#-####-####", "+81 #-####-####", "0# #### ####"))
+        code="JP",
+        faker_locale="ja_JP",
+        weight=0.03,
+        tld="co.jp",
+        spellings=(("Japan", 0.85), ("JP", 0.10), ("日本", 0.05)),
+        phone_plans=_plans(("3", "6"), 9, ("0#-####-####", "+81 #-####-####", "0# #### ####"))
         + _plans(("80",), 10, ("0##-####-####", "+81 ##-####-####", "0##########")),
     ),
 )
@@ -186,43 +265,107 @@ _UNICODE_FIRST_NAMES = {"en_GB": ("Zoë", "Siobhán"), "es_ES": ("José",), "pl_
 _UNICODE_LAST_NAMES = {"de_DE": ("Müller",), "es_ES": ("Muñoz",), "fr_FR": ("Lefèvre",), "en_IE": ("Ó Briain",)}
 
 _JOB_FUNCTIONS = (
-    "Marketing", "Sales", "Finance", "Operations", "IT", "Procurement", "Human Resources",
-    "Engineering", "Data", "Customer Success", "Product", "Legal", "Compliance", "Security",
+    "Marketing",
+    "Sales",
+    "Finance",
+    "Operations",
+    "IT",
+    "Procurement",
+    "Human Resources",
+    "Engineering",
+    "Data",
+    "Customer Success",
+    "Product",
+    "Legal",
+    "Compliance",
+    "Security",
 )
 _JOB_LEVELS = (
-    "Head of {}", "{} Director", "{} Manager", "Senior {} Manager", "VP {}", "{} Lead",
-    "{} Analyst", "{} Coordinator",
+    "Head of {}",
+    "{} Director",
+    "{} Manager",
+    "Senior {} Manager",
+    "VP {}",
+    "{} Lead",
+    "{} Analyst",
+    "{} Coordinator",
 )
 _EXECUTIVE_TITLES = ("CEO", "CTO", "CFO", "COO", "CMO", "CIO", "Founder", "Managing Director", "Owner")
 
 _NOTES = (
-    "Met at stand 14", "Asked for pricing", "Call back in Q3", "Prefers phone, not email",
-    'Said "send the deck"', "Interested in API access", "Left company?", "Spoke to PA",
-    "Follow up after budget sign-off,\nthen book a demo", "Très intéressé", "Gatekeeper – try again",
+    "Met at stand 14",
+    "Asked for pricing",
+    "Call back in Q3",
+    "Prefers phone, not email",
+    'Said "send the deck"',
+    "Interested in API access",
+    "Left company?",
+    "Spoke to PA",
+    "Follow up after budget sign-off,\nthen book a demo",
+    "Très intéressé",
+    "Gatekeeper – try again",
 )
 
-_EVENT_TOPICS = ("FinTech", "Data & AI", "Cloud", "Cyber Security", "Retail Tech", "MarTech", "Supply Chain",
-                 "HR Tech", "InsurTech", "Green Energy")
+_EVENT_TOPICS = (
+    "FinTech",
+    "Data & AI",
+    "Cloud",
+    "Cyber Security",
+    "Retail Tech",
+    "MarTech",
+    "Supply Chain",
+    "HR Tech",
+    "InsurTech",
+    "Green Energy",
+)
 _EVENT_FORMATS = ("Summit", "Expo", "Forum", "Roundtable", "Breakfast Briefing", "Conference", "Meetup")
-_EVENT_CITIES = ("London", "Manchester", "Edinburgh", "Dublin", "Berlin", "Munich", "Amsterdam", "Paris",
-                 "Madrid", "Warsaw", "New York", "Austin", "Tokyo")
+_EVENT_CITIES = (
+    "London",
+    "Manchester",
+    "Edinburgh",
+    "Dublin",
+    "Berlin",
+    "Munich",
+    "Amsterdam",
+    "Paris",
+    "Madrid",
+    "Warsaw",
+    "New York",
+    "Austin",
+    "Tokyo",
+)
 _EVENT_POOL_SIZE = 60
 
 # Legal-form and filler words left out when a company name becomes a domain.
 _COMPANY_STOPWORDS = frozenset(
     "and und et y e of the group llc ltd limited plc inc gmbh ag kg kgaa co ohg gbr stiftung mbh ug eg "
-    "sa sarl sas fils cie bv nv vof sl sll slu scoop sp z o oo sc spk ska s a l asociados partners "
-    "le la les de du des van der den het koninklijke stichting groupe grupo banco hermanos".split()
+    "sa sarl sas fils cie bv nv vof sl sll slu scoop sp z o oo sc spk ska s a l asociados partners le la "
+    "les de du des van der den het koninklijke stichting groupe grupo banco hermanos".split()
 )
 # Letters NFKD does not take apart into ASCII plus accents.
-_ASCII_FOLD = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE",
-                             "ß": "ss", "đ": "d", "Đ": "D", "œ": "oe", "Œ": "OE", "ı": "i"})
+_ASCII_FOLD = str.maketrans(
+    {
+        "ł": "l",
+        "Ł": "L",
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "AE",
+        "ß": "ss",
+        "đ": "d",
+        "Đ": "D",
+        "œ": "oe",
+        "Œ": "OE",
+        "ı": "i",
+    }
+)
 _JAPANESE_INDUSTRIES = (("電気", "denki"), ("商事", "shoji"), ("情報", "joho"), ("工業", "kogyo"), ("物産", "bussan"))
 
 
 # --------------------------------------------------------------------------
 # Pools built once per seed with Faker
 # --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Slice:
@@ -237,8 +380,8 @@ class _Slice:
 
 @dataclass(frozen=True)
 class _Pools:
-    first_names: np.ndarray       # display form (object array of str)
-    first_slugs: np.ndarray       # ASCII form used in addresses
+    first_names: np.ndarray  # display form (object array of str)
+    first_slugs: np.ndarray  # ASCII form used in addresses
     first_by_country: _Slice
     last_names: np.ndarray
     last_slugs: np.ndarray
@@ -248,7 +391,7 @@ class _Pools:
     company_email_patterns: np.ndarray  # index into _EMAIL_PATTERNS, one per company
     companies_by_country: _Slice
     job_titles: np.ndarray
-    b2b_title_count: int          # the first titles are plain B2B ones, the rest Faker's odd jobs
+    b2b_title_count: int  # the first titles are plain B2B ones, the rest Faker's odd jobs
     event_names: tuple[str, ...]
     event_days_ago: tuple[int, ...]
 
@@ -325,17 +468,18 @@ def _job_titles(fake: Faker) -> tuple[list[str], int]:
 
 
 def _event_pool(fake: Faker, today: date) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    names, days = [], []
-    for _ in range(_EVENT_POOL_SIZE):
+    """Distinct event names, each with the date it took place (days before today)."""
+    events: dict[str, int] = {}
+    while len(events) < _EVENT_POOL_SIZE:
         days_ago = fake.random_int(3, MAX_DAYS_AGO)
         year = (today - timedelta(days=days_ago)).year
         topic = fake.random_element(_EVENT_TOPICS)
         if fake.random_int(0, 4) == 0:
-            names.append(f"Webinar: {topic} in {year}")
+            name = f"Webinar: {topic} in {year}"
         else:
-            names.append(f"{fake.random_element(_EVENT_CITIES)} {topic} {fake.random_element(_EVENT_FORMATS)} {year}")
-        days.append(days_ago)
-    return tuple(names), tuple(days)
+            name = f"{fake.random_element(_EVENT_CITIES)} {topic} {fake.random_element(_EVENT_FORMATS)} {year}"
+        events.setdefault(name, days_ago)
+    return tuple(events), tuple(events.values())
 
 
 def _concat(groups: list[list[tuple[str, ...]]]) -> tuple[list[tuple[str, ...]], _Slice]:
@@ -371,12 +515,20 @@ def _build_pools(seed: int, today: date) -> _Pools:
     pattern_rng = np.random.default_rng([seed, 99])
     patterns = pattern_rng.choice(len(_EMAIL_PATTERNS), size=len(company_rows), p=_EMAIL_PATTERN_WEIGHTS)
     return _Pools(
-        first_names=_column(first_rows, 0), first_slugs=_column(first_rows, 1), first_by_country=first_slice,
-        last_names=_column(last_rows, 0), last_slugs=_column(last_rows, 1), last_by_country=last_slice,
-        companies=_column(company_rows, 0), company_domains=_column(company_rows, 1),
-        company_email_patterns=patterns, companies_by_country=company_slice,
-        job_titles=np.array(titles, dtype=object), b2b_title_count=b2b_count,
-        event_names=event_names, event_days_ago=event_days,
+        first_names=_column(first_rows, 0),
+        first_slugs=_column(first_rows, 1),
+        first_by_country=first_slice,
+        last_names=_column(last_rows, 0),
+        last_slugs=_column(last_rows, 1),
+        last_by_country=last_slice,
+        companies=_column(company_rows, 0),
+        company_domains=_column(company_rows, 1),
+        company_email_patterns=patterns,
+        companies_by_country=company_slice,
+        job_titles=np.array(titles, dtype=object),
+        b2b_title_count=b2b_count,
+        event_names=event_names,
+        event_days_ago=event_days,
     )
 
 
@@ -419,17 +571,39 @@ class _PersonDraws:
 
 
 # Field numbers for _PersonDraws: one per independent attribute.
-(_F_COUNTRY, _F_COMPANY, _F_FOREIGN_NAME, _F_NAME_COUNTRY, _F_FIRST, _F_LAST, _F_MAILBOX,
- _F_PERSONAL_DOMAIN, _F_PERSONAL_SHAPE, _F_NUMBER, _F_DISAMBIGUATE, _F_ROLE, _F_TITLE_KIND,
- _F_TITLE, _F_NEW_TITLE, _F_PHONE_PLAN, _F_PHONE_DIGITS, _F_HAS_PHONE, _F_AGE_KNOWN,
- _F_MINOR, _F_AGE, _F_BIRTHDAY, _F_FIRST_SEEN, _F_PROFILE) = range(24)
+(
+    _F_COUNTRY,
+    _F_COMPANY,
+    _F_FOREIGN_NAME,
+    _F_NAME_COUNTRY,
+    _F_FIRST,
+    _F_LAST,
+    _F_MAILBOX,
+    _F_PERSONAL_DOMAIN,
+    _F_PERSONAL_SHAPE,
+    _F_NUMBER,
+    _F_DISAMBIGUATE,
+    _F_ROLE,
+    _F_TITLE_KIND,
+    _F_TITLE,
+    _F_NEW_TITLE,
+    _F_PHONE_PLAN,
+    _F_PHONE_DIGITS,
+    _F_HAS_PHONE,
+    _F_AGE_KNOWN,
+    _F_MINOR,
+    _F_AGE,
+    _F_BIRTHDAY,
+    _F_FIRST_SEEN,
+    _F_PROFILE,
+) = range(24)
 
 
 @dataclass(frozen=True)
 class _People:
     """Clean attributes of a batch of people, one array entry per row."""
 
-    country: np.ndarray          # index into COUNTRIES
+    country: np.ndarray  # index into COUNTRIES
     first_name: np.ndarray
     last_name: np.ndarray
     first_slug: np.ndarray
@@ -440,23 +614,21 @@ class _People:
     email_domain: np.ndarray
     job_title: np.ndarray
     newer_job_title: np.ndarray  # what a later copy of this person says
-    phone_plan: np.ndarray       # index into _PHONE_PLANS
-    phone_digits: np.ndarray     # national significant number after the plan prefix
+    phone_plan: np.ndarray  # index into _PHONE_PLANS
+    phone_digits: np.ndarray  # national significant number after the plan prefix
     has_phone: np.ndarray
     age_known: np.ndarray
-    date_of_birth: np.ndarray    # days before today; meaningful where age_known
+    date_of_birth: np.ndarray  # days before today; meaningful where age_known
     first_seen_days_ago: np.ndarray
-    profile_id: np.ndarray       # stable number for profile URLs and register numbers
+    profile_id: np.ndarray  # stable number for profile URLs and register numbers
 
 
-_PHONE_PLANS: tuple[tuple[int, _PhonePlan], ...] = tuple(
-    (ci, plan) for ci, c in enumerate(COUNTRIES) for plan in c.phone_plans
-)
+# Every country's phone plans in one tuple; a person's plan is an index into it.
+_PHONE_PLANS: tuple[_PhonePlan, ...] = tuple(plan for c in COUNTRIES for plan in c.phone_plans)
 _PHONE_PLAN_OFFSETS = np.cumsum([0] + [len(c.phone_plans) for c in COUNTRIES])[:-1]
 _PHONE_PLAN_COUNTS = np.array([len(c.phone_plans) for c in COUNTRIES])
 # Templates as str.format patterns: "0## ####" -> "0{}{} {}{}{}{}", filled with *digits.
-_PHONE_FORMATS = tuple(tuple(t.replace("{", "{{").replace("#", "{}") for t in plan.templates)
-                       for _, plan in _PHONE_PLANS)
+_PHONE_FORMATS = tuple(tuple(t.replace("{", "{{").replace("#", "{}") for t in plan.templates) for plan in _PHONE_PLANS)
 
 
 def _make_people(person_ids: np.ndarray, pools: _Pools, seed: int) -> _People:
@@ -475,20 +647,30 @@ def _make_people(person_ids: np.ndarray, pools: _Pools, seed: int) -> _People:
     plan = _PHONE_PLAN_OFFSETS[country] + (draws.uniform(_F_PHONE_PLAN) * _PHONE_PLAN_COUNTS[country]).astype(np.int64)
     age_known, date_of_birth = _birth_dates(draws)
     return _People(
-        country=country, first_name=pools.first_names[first], last_name=pools.last_names[last],
-        first_slug=first_slug, last_slug=last_slug,
-        company=pools.companies[company], company_domain=pools.company_domains[company],
-        email_local=local, email_domain=domain, job_title=job_title, newer_job_title=newer_job_title,
-        phone_plan=plan, phone_digits=draws.integers(_F_PHONE_DIGITS, 10**11),
+        country=country,
+        first_name=pools.first_names[first],
+        last_name=pools.last_names[last],
+        first_slug=first_slug,
+        last_slug=last_slug,
+        company=pools.companies[company],
+        company_domain=pools.company_domains[company],
+        email_local=local,
+        email_domain=domain,
+        job_title=job_title,
+        newer_job_title=newer_job_title,
+        phone_plan=plan,
+        phone_digits=draws.integers(_F_PHONE_DIGITS, 10**11),
         has_phone=draws.uniform(_F_HAS_PHONE) < 0.75,
-        age_known=age_known, date_of_birth=date_of_birth,
+        age_known=age_known,
+        date_of_birth=date_of_birth,
         first_seen_days_ago=30 + draws.integers(_F_FIRST_SEEN, MAX_DAYS_AGO - 30),
         profile_id=draws.integers(_F_PROFILE, 1 << 40),
     )
 
 
-def _email_addresses(draws: _PersonDraws, first: np.ndarray, last: np.ndarray, company: np.ndarray,
-                     pools: _Pools) -> tuple[np.ndarray, np.ndarray]:
+def _email_addresses(
+    draws: _PersonDraws, first: np.ndarray, last: np.ndarray, company: np.ndarray, pools: _Pools
+) -> tuple[np.ndarray, np.ndarray]:
     """Clean (local part, domain) per person: work address mostly, sometimes personal, role or throwaway."""
     n = len(first)
     number = (1 + draws.integers(_F_NUMBER, 98)).astype(str).astype(object)
@@ -555,7 +737,8 @@ def _birth_dates(draws: _PersonDraws) -> tuple[np.ndarray, np.ndarray]:
     age_known = draws.uniform(_F_AGE_KNOWN) < 0.03
     minor = draws.uniform(_F_MINOR) < 0.125
     years = np.where(minor, 13 + draws.integers(_F_AGE, 3), 18 + draws.integers(_F_AGE, 53))
-    # A whole number of years plus 1-360 days: the age on `today` is exactly `years`.
+    # Whole years plus 1-360 days, so the age on `today` is `years` (to within a leap
+    # day; the age column itself is computed from the date, so the two always agree).
     days = (years * 365.25).astype(np.int64) + 1 + draws.integers(_F_BIRTHDAY, 360)
     return age_known, days
 
@@ -563,6 +746,7 @@ def _birth_dates(draws: _PersonDraws) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------
 # Rendering: turning clean people into the strings a messy drop contains
 # --------------------------------------------------------------------------
+
 
 def _objects(values) -> np.ndarray:
     """A 1-d object array of str (np.array would make a fixed-width str array)."""
@@ -590,7 +774,9 @@ def _pad(rng: np.random.Generator, values: np.ndarray, rate: float) -> np.ndarra
     mask = (rng.random(len(values)) < rate) & (out != "")
     shapes = rng.integers(0, 4, size=int(mask.sum()))
     if mask.any():
-        out[mask] = [(" " + v, v + " ", "  " + v + " ", v + "\u00a0")[s] for v, s in zip(out[mask], shapes)]
+        out[mask] = [
+            (" " + v, v + " ", "  " + v + " ", v + "\u00a0")[s] for v, s in zip(out[mask], shapes, strict=True)
+        ]
     return out
 
 
@@ -599,7 +785,7 @@ def _recase(rng: np.random.Generator, values: np.ndarray, rate: float | np.ndarr
     mask = rng.random(len(values)) < rate
     shapes = rng.integers(0, 3, size=int(mask.sum()))
     if mask.any():
-        out[mask] = [(v.upper(), v.lower(), v.title())[s] for v, s in zip(out[mask], shapes)]
+        out[mask] = [(v.upper(), v.lower(), v.title())[s] for v, s in zip(out[mask], shapes, strict=True)]
     return out
 
 
@@ -645,15 +831,17 @@ def _render_phones(rng: np.random.Generator, people: _People, shown: np.ndarray)
     style = rng.choice(3, size=n, p=_PHONE_STYLE_WEIGHTS)
     out = np.full(n, "", dtype=object)
     rows = np.flatnonzero(shown)
-    out[rows] = [_format_phone(int(p), int(d), int(s))
-                 for p, d, s in zip(people.phone_plan[rows], people.phone_digits[rows], style[rows])]
+    out[rows] = [
+        _format_phone(int(p), int(d), int(s))
+        for p, d, s in zip(people.phone_plan[rows], people.phone_digits[rows], style[rows], strict=True)
+    ]
     junk = shown & (rng.random(n) < 0.01)
     out[junk] = np.array(_INVALID_PHONES, dtype=object)[rng.integers(0, len(_INVALID_PHONES), size=int(junk.sum()))]
     return _pad(rng, out, 0.02)
 
 
 def _format_phone(plan: int, digits: int, style: int) -> str:
-    spec = _PHONE_PLANS[plan][1]
+    spec = _PHONE_PLANS[plan]
     rest = spec.digits - len(spec.prefix)
     number = spec.prefix + str(digits % 10**rest).zfill(rest)
     return _PHONE_FORMATS[plan][style].format(*number)
@@ -670,7 +858,8 @@ def _render_countries(rng: np.random.Generator, country: np.ndarray) -> np.ndarr
     out[roll < 0.015] = ""
     nowhere = (roll >= 0.015) & (roll < 0.02)
     out[nowhere] = np.array(_UNRESOLVABLE_COUNTRIES, dtype=object)[
-        rng.integers(0, len(_UNRESOLVABLE_COUNTRIES), size=int(nowhere.sum()))]
+        rng.integers(0, len(_UNRESOLVABLE_COUNTRIES), size=int(nowhere.sum()))
+    ]
     return _noisy(rng, out, case_rate=0.03, pad_rate=0.03)
 
 
@@ -686,8 +875,9 @@ def _bad_dates(today: date) -> tuple[str, ...]:
     return (f"31/02/{today.year}", "yesterday", f"{today.year - 1}-13-01", f"03/04/{today.year - 1}", "TBC")
 
 
-def _render_datetimes(rng: np.random.Generator, days_ago: np.ndarray, today: date, timestamp_share: float,
-                      bad_rate: float = 0.01) -> np.ndarray:
+def _render_datetimes(
+    rng: np.random.Generator, days_ago: np.ndarray, today: date, timestamp_share: float, bad_rate: float = 0.01
+) -> np.ndarray:
     """ISO 8601 dates or timestamps, all before today, with a few unparseable ones.
 
     Offsets are only ever ahead of UTC, so a late-evening time on the day before
@@ -731,10 +921,26 @@ def _render_notes(rng: np.random.Generator, n: int) -> np.ndarray:
     return out
 
 
-_CONSENT_YES = (("yes", 0.40), ("Yes", 0.20), ("YES", 0.05), ("true", 0.10), ("True", 0.05), ("1", 0.12),
-                ("Y", 0.05), ("y", 0.03))
-_CONSENT_NO = (("no", 0.40), ("No", 0.20), ("NO", 0.05), ("false", 0.10), ("False", 0.05), ("0", 0.12),
-               ("N", 0.05), ("n", 0.03))
+_CONSENT_YES = (
+    ("yes", 0.40),
+    ("Yes", 0.20),
+    ("YES", 0.05),
+    ("true", 0.10),
+    ("True", 0.05),
+    ("1", 0.12),
+    ("Y", 0.05),
+    ("y", 0.03),
+)
+_CONSENT_NO = (
+    ("no", 0.40),
+    ("No", 0.20),
+    ("NO", 0.05),
+    ("false", 0.10),
+    ("False", 0.05),
+    ("0", 0.12),
+    ("N", 0.05),
+    ("n", 0.03),
+)
 
 
 def _render_consent(rng: np.random.Generator, yes_rate: np.ndarray, no_rate: np.ndarray) -> np.ndarray:
@@ -748,8 +954,9 @@ def _render_consent(rng: np.random.Generator, yes_rate: np.ndarray, no_rate: np.
     return _pad(rng, out, 0.02)
 
 
-def _person_columns(rng: np.random.Generator, people: _People, is_duplicate: np.ndarray,
-                    force_phone: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def _person_columns(
+    rng: np.random.Generator, people: _People, is_duplicate: np.ndarray, force_phone: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """The columns every kind shares, rendered with row-level variation and dirt."""
     n = len(is_duplicate)
     email = _render_emails(rng, people, is_duplicate)
@@ -776,8 +983,15 @@ def _person_columns(rng: np.random.Generator, people: _People, is_duplicate: np.
 # Which person each row is
 # --------------------------------------------------------------------------
 
-def _row_people(rng: np.random.Generator, start: int, stop: int, base: int, repeat_rate: float,
-                borrowed: tuple[tuple[int, int, float], ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+
+def _row_people(
+    rng: np.random.Generator,
+    start: int,
+    stop: int,
+    base: int,
+    repeat_rate: float,
+    borrowed: tuple[tuple[int, int, float], ...] = (),
+) -> tuple[np.ndarray, np.ndarray]:
     """Person id per row, and whether the row repeats someone seen before.
 
     Row i is a new person (base + i) unless it repeats an earlier row of this
@@ -810,15 +1024,18 @@ _UNKNOWN_CHANNELS = ("chat", "webform", "Web Form", "fax", "linkedin_message")
 _CHANNEL_WEIGHTS = (0.45, 0.22, 0.12, 0.09, 0.12)
 
 
-def _research_chunk(rng: np.random.Generator, pools: _Pools, seed: int, today: date,
-                    start: int, stop: int) -> dict[str, np.ndarray]:
+def _research_chunk(
+    rng: np.random.Generator, pools: _Pools, seed: int, today: date, start: int, stop: int
+) -> dict[str, np.ndarray]:
     ids, repeat = _row_people(rng, start, stop, 0, 0.04)
     people = _make_people(ids, pools, seed)
     n = len(ids)
     columns = _person_columns(rng, people, repeat)
     source = np.array(RESEARCH_SOURCES, dtype=object)[rng.choice(len(RESEARCH_SOURCES), size=n, p=_SOURCE_WEIGHTS)]
     unknown = rng.random(n) < 0.02
-    source[unknown] = np.array(_UNKNOWN_SOURCES, dtype=object)[rng.integers(0, len(_UNKNOWN_SOURCES), int(unknown.sum()))]
+    source[unknown] = np.array(_UNKNOWN_SOURCES, dtype=object)[
+        rng.integers(0, len(_UNKNOWN_SOURCES), int(unknown.sum()))
+    ]
     # A repeat is a later sighting: it is dated after the first one, which is
     # why its job title may be newer.
     first_seen = people.first_seen_days_ago
@@ -826,8 +1043,13 @@ def _research_chunk(rng: np.random.Generator, pools: _Pools, seed: int, today: d
     collected_at = _render_datetimes(rng, days_ago, today, timestamp_share=0.6)
     collected_at[rng.random(n) < 0.002] = ""
     dob, age = _render_age(rng, people, today)
-    columns.update(source=source, source_url=_source_urls(rng, people, source), collected_at=collected_at,
-                   date_of_birth=dob, age=age)
+    columns.update(
+        source=source,
+        source_url=_source_urls(rng, people, source),
+        collected_at=collected_at,
+        date_of_birth=dob,
+        age=age,
+    )
     return columns
 
 
@@ -853,16 +1075,24 @@ def _company_website_url(people: _People, rows: np.ndarray) -> np.ndarray:
 
 
 def _search_engine_url(people: _People, rows: np.ndarray) -> np.ndarray:
-    return ("https://www.google.com/search?q=" + people.first_slug[rows] + "+" + people.last_slug[rows]
-            + "+" + people.company_domain[rows])
+    return (
+        "https://www.google.com/search?q="
+        + people.first_slug[rows]
+        + "+"
+        + people.last_slug[rows]
+        + "+"
+        + people.company_domain[rows]
+    )
 
 
 def _public_register_url(people: _People, rows: np.ndarray) -> np.ndarray:
     number = _objects(str(p % 10**8).zfill(8) for p in people.profile_id[rows])
     country = np.array([c.code.lower() for c in COUNTRIES], dtype=object)[people.country[rows]]
-    return np.where(country == "gb",
-                    "https://find-and-update.company-information.service.gov.uk/company/" + number,
-                    "https://opencorporates.com/companies/" + country + "/" + number)
+    return np.where(
+        country == "gb",
+        "https://find-and-update.company-information.service.gov.uk/company/" + number,
+        "https://opencorporates.com/companies/" + country + "/" + number,
+    )
 
 
 def _twitter_url(people: _People, rows: np.ndarray) -> np.ndarray:
@@ -878,8 +1108,9 @@ _SOURCE_URL_BUILDERS = {
 }
 
 
-def _event_chunk(rng: np.random.Generator, pools: _Pools, seed: int, today: date,
-                 start: int, stop: int, total: int, event_count: int) -> dict[str, np.ndarray]:
+def _event_chunk(
+    rng: np.random.Generator, pools: _Pools, seed: int, today: date, start: int, stop: int, total: int, event_count: int
+) -> dict[str, np.ndarray]:
     ids, repeat = _row_people(rng, start, stop, _EVENT_PERSON_BASE, 0.025, ((0, total, 0.04),))
     people = _make_people(ids, pools, seed)
     n = len(ids)
@@ -891,20 +1122,24 @@ def _event_chunk(rng: np.random.Generator, pools: _Pools, seed: int, today: date
         event_name=_pad(rng, np.array(pools.event_names, dtype=object)[event], 0.02),
         event_date=_render_datetimes(rng, days_ago, today, timestamp_share=0.0),
         marketing_consent=_render_consent(rng, np.full(n, 0.5), np.full(n, 0.3)),
-        date_of_birth=dob, age=age,
+        date_of_birth=dob,
+        age=age,
     )
     return columns
 
 
-def _enquiry_chunk(rng: np.random.Generator, pools: _Pools, seed: int, today: date,
-                   start: int, stop: int, total: int) -> dict[str, np.ndarray]:
+def _enquiry_chunk(
+    rng: np.random.Generator, pools: _Pools, seed: int, today: date, start: int, stop: int, total: int
+) -> dict[str, np.ndarray]:
     borrowed = ((0, total, 0.02), (_EVENT_PERSON_BASE, total, 0.02))
     ids, repeat = _row_people(rng, start, stop, _ENQUIRY_PERSON_BASE, 0.03, borrowed)
     people = _make_people(ids, pools, seed)
     n = len(ids)
     channel = np.array(ENQUIRY_CHANNELS, dtype=object)[rng.choice(len(ENQUIRY_CHANNELS), size=n, p=_CHANNEL_WEIGHTS)]
     unknown = rng.random(n) < 0.02
-    channel[unknown] = np.array(_UNKNOWN_CHANNELS, dtype=object)[rng.integers(0, len(_UNKNOWN_CHANNELS), int(unknown.sum()))]
+    channel[unknown] = np.array(_UNKNOWN_CHANNELS, dtype=object)[
+        rng.integers(0, len(_UNKNOWN_CHANNELS), int(unknown.sum()))
+    ]
     by_phone = (channel == "telephone") & (rng.random(n) < 0.2)
     columns = _person_columns(rng, people, repeat, force_phone=by_phone)
     friend = channel == "email_a_friend"
@@ -937,42 +1172,60 @@ def _referrer_emails(rng: np.random.Generator, pools: _Pools, seed: int, friend:
 _KIND_STREAM = {"research": 1, "events": 2, "enquiries": 3}
 
 
-def _write_csv(path: Path, columns: tuple[str, ...], rows: int,
-               make_chunk: Callable[[int, int], dict[str, np.ndarray]]) -> int:
+def _write_csv(
+    path: Path, columns: tuple[str, ...], rows: int, make_chunk: Callable[[int, int], dict[str, np.ndarray]]
+) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(columns)
         for start in range(0, rows, CHUNK_ROWS):
             chunk = make_chunk(start, min(rows, start + CHUNK_ROWS))
-            writer.writerows(zip(*(chunk[c] for c in columns)))
+            writer.writerows(zip(*(chunk[c] for c in columns), strict=True))
     return rows
+
+
+def _as_date(today: date) -> date:
+    """Accept a datetime too (Airflow's logical date is one) without leaking its time into ISO dates."""
+    return today.date() if isinstance(today, datetime) else today
 
 
 def write_research_file(path: Path, rows: int, seed: int, today: date) -> int:
     """Write a research drop of `rows` data rows; returns the number written."""
+    today = _as_date(today)
     rng = np.random.default_rng([seed, _KIND_STREAM["research"]])
     pools = _build_pools(seed, today)
-    return _write_csv(Path(path), RESEARCH_COLUMNS, rows,
-                      lambda start, stop: _research_chunk(rng, pools, seed, today, start, stop))
+    return _write_csv(
+        Path(path), RESEARCH_COLUMNS, rows, lambda start, stop: _research_chunk(rng, pools, seed, today, start, stop)
+    )
 
 
 def write_event_file(path: Path, rows: int, seed: int, today: date) -> int:
     """Write an event attendee list of `rows` data rows; returns the number written."""
+    today = _as_date(today)
     rng = np.random.default_rng([seed, _KIND_STREAM["events"]])
     pools = _build_pools(seed, today)
     # Roughly 150 attendees an event, so a small file still has a few events.
     event_count = int(np.clip(rows // 150, 3, _EVENT_POOL_SIZE))
-    return _write_csv(Path(path), EVENT_COLUMNS, rows,
-                      lambda start, stop: _event_chunk(rng, pools, seed, today, start, stop, rows, event_count))
+    return _write_csv(
+        Path(path),
+        EVENT_COLUMNS,
+        rows,
+        lambda start, stop: _event_chunk(rng, pools, seed, today, start, stop, rows, event_count),
+    )
 
 
 def write_enquiry_file(path: Path, rows: int, seed: int, today: date) -> int:
     """Write an enquiries drop of `rows` data rows; returns the number written."""
+    today = _as_date(today)
     rng = np.random.default_rng([seed, _KIND_STREAM["enquiries"]])
     pools = _build_pools(seed, today)
-    return _write_csv(Path(path), ENQUIRY_COLUMNS, rows,
-                      lambda start, stop: _enquiry_chunk(rng, pools, seed, today, start, stop, rows))
+    return _write_csv(
+        Path(path),
+        ENQUIRY_COLUMNS,
+        rows,
+        lambda start, stop: _enquiry_chunk(rng, pools, seed, today, start, stop, rows),
+    )
 
 
 def generate_inbox(data_dir: Path, rows: int, seed: int, today: date) -> dict[str, list[Path]]:

@@ -13,6 +13,7 @@ import os
 import pandas as pd
 
 from crm_hygiene.ingest.kinds import DropKind
+from crm_hygiene.ingest.rows import closed_set_value
 from crm_hygiene.policy import Policy
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -53,7 +54,7 @@ def gate_failures(first_chunk: pd.DataFrame, kind: DropKind, policy: Policy) -> 
     frame = first_chunk
     if kind.value_set_column and kind.value_set_column in frame.columns:
         # Compare the cleaned value, as the row checks will.
-        frame = frame.assign(**{kind.value_set_column: frame[kind.value_set_column].str.strip().str.lower()})
+        frame = frame.assign(**{kind.value_set_column: frame[kind.value_set_column].map(closed_set_value)})
     result = _batch_definition().get_batch(batch_parameters={"dataframe": frame}).validate(
         build_suite(kind, policy), result_format="BOOLEAN_ONLY"
     )

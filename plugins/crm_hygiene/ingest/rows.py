@@ -60,6 +60,11 @@ class PreparedChunk:
     quarantined: list[tuple[int, str, str, str | None]]  # row_number, reasons, raw JSON, email key
 
 
+def closed_set_value(raw: str) -> str:
+    """'Company Website' and 'company-website' both mean company_website."""
+    return "_".join(raw.strip().lower().replace("-", " ").split())
+
+
 def _texts(chunk: pd.DataFrame, column: str) -> list[str]:
     return chunk[column].tolist() if column in chunk.columns else [""] * len(chunk)
 
@@ -109,7 +114,7 @@ def _kind_specifics(chunk, kind: DropKind, ctx: RowContext, reasons):
     tomorrow = ctx.today_start + timedelta(days=1)
     if kind.name == "research":
         allowed = set(ctx.policy.sources.research.values)
-        sources = [v.strip().lower() for v in _texts(chunk, "source")]
+        sources = [closed_set_value(v) for v in _texts(chunk, "source")]
         for i, s in enumerate(sources):
             if s not in allowed:
                 reasons[i].append("source_unknown")
@@ -122,7 +127,7 @@ def _kind_specifics(chunk, kind: DropKind, ctx: RowContext, reasons):
         consent = [_parse_consent(v, reasons[i]) for i, v in enumerate(_texts(chunk, "marketing_consent"))]
         return ["event"] * n, details, seen, consent, [None] * n, [None] * n
     channels_policy = ctx.policy.sources.enquiries.channels
-    channels = [v.strip().lower() for v in _texts(chunk, "channel")]
+    channels = [closed_set_value(v) for v in _texts(chunk, "channel")]
     for i, c in enumerate(channels):
         if c not in channels_policy:
             reasons[i].append("channel_unknown")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 
+_E164_MAX_DIGITS = 15
+
 
 class InvalidPhone(ValueError):
     """The number is not a valid number for its country."""
@@ -27,4 +29,8 @@ def to_e164(raw: str | None, country_alpha2: str | None) -> str | None:
         raise InvalidPhone("unparseable") from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhone("not a valid number")
-    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    # libphonenumber accepts some long national plans; E.164 itself allows 15 digits.
+    if len(e164) - 1 > _E164_MAX_DIGITS:
+        raise InvalidPhone("longer than E.164 allows")
+    return e164

@@ -1,0 +1,74 @@
+"""Command line for the data team: ``python -m crm_hygiene.cli COMMAND``.
+
+The Makefile targets call it; it reads the same settings as the DAGs
+(AIRFLOW_CONN_CRM_DB, CRM_DATA_DIR, CRM_POLICY_FILE) without needing Airflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+
+from sqlalchemy import text
+
+from crm_hygiene import settings
+from crm_hygiene.db import make_engine, upgrade_schema
+
+
+def _db_upgrade(_args) -> None:
+    url = settings.database_url_from_env()
+    upgrade_schema(make_engine(url))
+    print(f"CRM schema is up to date ({url.split('://', 1)[0]}).")
+
+
+def _sample_data(args) -> None:
+    from crm_hygiene.sample_data import generate_inbox
+
+    today = date.fromisoformat(args.today) if args.today else date.today()
+    written = generate_inbox(settings.data_dir(), rows=args.rows, seed=args.seed, today=today)
+    for kind, paths in written.items():
+        for path in paths:
+            print(f"  {kind:<10} {path}")
+
+
+SUMMARY_QUERIES = {
+    "files ingested": "SELECT COUNT(*) FROM ingested_files",
+    "rows read": "SELECT COALESCE(SUM(rows_read), 0) FROM ingested_files",
+    "rows quarantined": "SELECT COALESCE(SUM(rows_quarantined), 0) FROM ingested_files",
+    "rows admitted": "SELECT COALESCE(SUM(rows_admitted), 0) FROM ingested_files",
+    "rows merged into a person already seen": (
+        "SELECT COALESCE(SUM(rows_admitted), 0) - COALESCE(SUM(prospects_created), 0) FROM ingested_files"
+    ),
+    "prospects held": "SELECT COUNT(*) FROM prospects",
+    "prospects marketing may email": "SELECT COUNT(*) FROM marketing_prospects",
+    "audit log entries": "SELECT COUNT(*) FROM audit_log",
+}
+
+
+def summary_counts(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {label: int(conn.execute(text(sql)).scalar_one()) for label, sql in SUMMARY_QUERIES.items()}
+
+
+def _summary(_args) -> None:
+    engine = make_engine(settings.database_url_from_env())
+    for label, value in summary_counts(engine).items():
+        print(f"  {label:<40} {value:>10,}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="crm_hygiene.cli", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("db-upgrade", help="bring the CRM schema up to date").set_defaults(func=_db_upgrade)
+    sample = commands.add_parser("sample-data", help="write seeded sample drops into the inbox")
+    sample.add_argument("--rows", type=int, default=2000)
+    sample.add_argument("--seed", type=int, default=42)
+    sample.add_argument("--today", help="ISO date the data is relative to (default: today)")
+    sample.set_defaults(func=_sample_data)
+    commands.add_parser("summary", help="counts of what the CRM holds").set_defaults(func=_summary)
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Shared fixtures: every test that touches the CRM runs on SQLite and PostgreSQL.
+
+Airflow reads its configuration when first imported, so the per-worker
+metadata database and folders are set here, before any test imports it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+_airflow_home = Path(tempfile.mkdtemp(prefix=f"crm-test-airflow-{WORKER}-"))
+os.environ.update({
+    "AIRFLOW_HOME": str(_airflow_home),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+    "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "GX_ANALYTICS_ENABLED": "False",
+})
+os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
+os.environ.pop("AIRFLOW_CONN_CRM_DB", None)
+for path in (REPO / "plugins", REPO):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
+
+from crm_hygiene.db import make_engine, upgrade_schema  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("CRM_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+CRM_TABLES = ("prospect_sources", "prospects", "quarantine", "audit_log", "ingested_files", "suppression_list")
+
+
+def _airflow_metadata_db() -> None:
+    """Each worker gets its own copy of a migrated Airflow metadata DB (SQLite)."""
+    template = REPO / ".airflow" / "airflow.db"
+    target = _airflow_home / "airflow.db"
+    if template.exists():
+        shutil.copy(template, target)
+    else:  # pytest run directly, without `make test`
+        subprocess.run([str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
+                       check=True, capture_output=True)
+
+
+_airflow_metadata_db()
+
+
+@pytest.fixture(scope="session")
+def pg_database_url():
+    """A database of this worker's own on the local PostgreSQL, schema migrated."""
+    name = f"crm_test_{WORKER}".lower()
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        message = f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {exc.orig}"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade_schema(make_engine(url))
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+class CRM:
+    """A clean CRM database for one test, and how Airflow would be told of it."""
+
+    def __init__(self, backend: str, url: str):
+        self.backend = backend
+        self.url = url
+        self.engine = make_engine(url)
+
+    @property
+    def airflow_conn(self) -> str:
+        if self.backend == "sqlite":
+            return json.dumps({"conn_type": "sqlite", "host": self.url.removeprefix("sqlite:///")})
+        return self.url.replace("postgresql+psycopg://", "postgresql://")
+
+    def rows(self, sql: str, **params) -> list[tuple]:
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql), params)]
+
+    def scalar(self, sql: str, **params):
+        with self.engine.connect() as conn:
+            return conn.execute(text(sql), params).scalar()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def crm(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'crm.db'}"
+        upgrade_schema(make_engine(url))
+    else:
+        url = request.getfixturevalue("pg_database_url")
+        with make_engine(url).begin() as conn:
+            conn.execute(text(f"TRUNCATE {', '.join(CRM_TABLES)} RESTART IDENTITY CASCADE"))
+    db = CRM(request.param, url)
+    yield db
+    db.engine.dispose()
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    path = tmp_path / "data"
+    path.mkdir()
+    monkeypatch.setenv("CRM_DATA_DIR", str(path))
+    return path
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]], encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding=encoding) as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
