@@ -53,9 +53,9 @@ def admit_candidates(conn: Connection, policy: Policy, run: RunInfo, file_id: in
 
     updated = conn.execute(text(read_sql("ingest/count_held_candidates.sql"))).scalar_one()
     admitted = conn.execute(text("SELECT COUNT(*) FROM stg_candidates WHERE admission = 'admit'")).scalar_one()
-    upsert = text(read_sql("ingest/05_upsert_prospects.sql")).bindparams(bindparam("now", type_=DateTime))
+    upsert = text(read_sql("ingest/07_upsert_prospects.sql")).bindparams(bindparam("now", type_=DateTime))
     conn.execute(upsert, {"now": run.started_at, **_basis_params(policy)})
-    conn.execute(text(read_sql("ingest/06_insert_sources.sql")), {"file_id": file_id})
+    conn.execute(text(read_sql("ingest/08_insert_sources.sql")), {"file_id": file_id})
     return AdmissionResult(
         candidates=candidates, blocked=blocked, created=admitted - updated, updated=updated
     )

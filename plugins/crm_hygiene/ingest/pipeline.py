@@ -70,6 +70,13 @@ class IngestSummary:
         }
 
 
+# Link rows to one identity per person, then fold them into one candidate each.
+IDENTITY_STEPS = (
+    "01_link_phone_in_file", "02_link_phone_to_held",
+    "03_link_name_in_file", "04_link_name_to_held",
+    "05_build_candidates",
+)
+
 _REGISTER_FILE = text(
     "INSERT INTO ingested_files (kind, file_name, sha256, size_bytes, archived_as, dag_id, run_id, processed_at) "
     "VALUES (:kind, :file_name, :sha256, :size_bytes, :archived_as, :dag_id, :run_id, :processed_at) "
@@ -123,9 +130,10 @@ def _load_file(
         counts.rows_quarantined += _quarantine(conn, kind, path, sha256, prepared.quarantined)
         staging.load_staged(conn, prepared.staged)
     staging.index_staging(conn)
-    for step in ("01_resolve_phone_identities", "02_resolve_name_identities",
-                 "03_build_candidates", "04_fill_candidate_gaps"):
+    for step in IDENTITY_STEPS:
         conn.execute(text(read_sql(f"ingest/{step}.sql")))
+    staging.index_candidates(conn)
+    conn.execute(text(read_sql("ingest/06_fill_candidate_gaps.sql")))
     result = admit_candidates(conn, policy, run, file_id)
     admitted_rows = conn.execute(text(
         "SELECT COALESCE(SUM(n_rows), 0) FROM stg_candidates WHERE admission = 'admit'"

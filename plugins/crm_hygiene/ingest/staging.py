@@ -45,6 +45,14 @@ def index_staging(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_stg_rows_identity ON stg_rows (identity_key)"))
     conn.execute(text("CREATE INDEX ix_stg_rows_phone ON stg_rows (phone_e164)"))
     conn.execute(text("CREATE INDEX ix_stg_rows_name ON stg_rows (name_key, company_key)"))
+    # Temporary tables are never auto-analysed: without statistics PostgreSQL
+    # plans the correlated lookups as repeated full scans (quadratic).
+    conn.execute(text("ANALYZE stg_rows"))
+
+
+def index_candidates(conn: Connection) -> None:
+    conn.execute(text("CREATE INDEX ix_stg_candidates_identity ON stg_candidates (identity_key)"))
+    conn.execute(text("ANALYZE stg_candidates"))
 
 
 def drop_staging(conn: Connection) -> None:
