@@ -11,8 +11,8 @@ SELECT identity_key, email, email_match_key, first_name, last_name, name_key,
        CAST(NULL AS VARCHAR(64)) AS admission_reason
 FROM (
     SELECT r.*,
-           ROW_NUMBER() OVER (PARTITION BY identity_key ORDER BY seen_at DESC, row_number DESC) AS rn,
-           FIRST_VALUE(source) OVER (PARTITION BY identity_key ORDER BY seen_at, row_number) AS first_source,
+           ROW_NUMBER() OVER w AS rn,
+           LAST_VALUE(source) OVER w AS first_source,
            COUNT(*) OVER w AS n_rows,
            MIN(seen_at) OVER w AS first_seen_at,
            MAX(seen_at) OVER w AS last_contact_at,
@@ -20,6 +20,8 @@ FROM (
            MIN(notice_due_at) OVER w AS first_notice_due_at,
            MIN(referred_only) OVER w AS all_referred
     FROM stg_rows r
-    WINDOW w AS (PARTITION BY identity_key)
+    -- One window, newest first, framed over the whole person: a single sort.
+    WINDOW w AS (PARTITION BY identity_key ORDER BY seen_at DESC, row_number DESC
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 ) ranked
 WHERE rn = 1

@@ -13,7 +13,7 @@ import os
 import pandas as pd
 
 from crm_hygiene.ingest.kinds import DropKind
-from crm_hygiene.ingest.rows import closed_set_value
+from crm_hygiene.ingest.rows import RawChunk, closed_set_value
 from crm_hygiene.policy import Policy
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -49,9 +49,9 @@ def build_suite(kind: DropKind, policy: Policy):
     return suite
 
 
-def gate_failures(first_chunk: pd.DataFrame, kind: DropKind, policy: Policy) -> list[str]:
+def gate_failures(first_chunk: RawChunk, kind: DropKind, policy: Policy) -> list[str]:
     """Reasons the file fails the gate (empty when it passes); never cell values."""
-    frame = first_chunk
+    frame = pd.DataFrame(first_chunk.columns, dtype=object)
     if kind.value_set_column and kind.value_set_column in frame.columns:
         # Compare the cleaned value, as the row checks will.
         frame = frame.assign(**{kind.value_set_column: frame[kind.value_set_column].map(closed_set_value)})

@@ -3,6 +3,8 @@
 Row normalisation is CPU-bound Python (email and phone parsing), so big files
 fan chunks out to worker processes; results come back in file order, and only
 a few chunks are in flight at once so memory stays flat whatever the file size.
+Workers import the row checks only (no pandas, no SQLAlchemy), so each stays
+small.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from datetime import date
 
-import pandas as pd
-
+from crm_hygiene.bulk import copy_csv
 from crm_hygiene.ingest.kinds import PROSPECT_KINDS, DropKind
-from crm_hygiene.ingest.rows import PreparedChunk, RowContext, prepare_chunk
+from crm_hygiene.ingest.rows import PreparedChunk, RawChunk, RowContext, prepare_chunk
 from crm_hygiene.policy import Policy
 
 # Below this size a file is prepared in-process: starting workers costs more.
@@ -31,9 +33,13 @@ def _init_worker(policy: Policy, today: date) -> None:
     _worker_ctx = RowContext(policy=policy, today=today)
 
 
-def _prepare_in_worker(chunk: pd.DataFrame, kind_name: str) -> PreparedChunk:
+def _prepare_in_worker(chunk: RawChunk, kind_name: str, dialect: str) -> PreparedChunk:
     assert _worker_ctx is not None
-    return prepare_chunk(chunk, PROSPECT_KINDS[kind_name], _worker_ctx)
+    prepared = prepare_chunk(chunk, PROSPECT_KINDS[kind_name], _worker_ctx)
+    if dialect == "postgresql":
+        # Ship one string instead of a tuple per row.
+        return replace(prepared, staged=[], copy_csv=copy_csv(prepared.staged))
+    return prepared
 
 
 def worker_count(file_size: int) -> int:
@@ -43,7 +49,7 @@ def worker_count(file_size: int) -> int:
 
 
 def prepared_chunks(
-    chunks: Iterable[pd.DataFrame], kind: DropKind, policy: Policy, today: date, workers: int
+    chunks: Iterable[RawChunk], kind: DropKind, policy: Policy, today: date, workers: int, dialect: str,
 ) -> Iterator[PreparedChunk]:
     if workers <= 1:
         ctx = RowContext(policy=policy, today=today)
@@ -59,7 +65,7 @@ def prepared_chunks(
     ) as pool:
         in_flight: deque = deque()
         for chunk in chunks:
-            in_flight.append(pool.submit(_prepare_in_worker, chunk, kind.name))
+            in_flight.append(pool.submit(_prepare_in_worker, chunk, kind.name, dialect))
             if len(in_flight) > workers:
                 yield in_flight.popleft().result()
         while in_flight:

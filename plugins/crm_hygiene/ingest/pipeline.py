@@ -13,17 +13,18 @@ import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import pandas as pd
 from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 
 from crm_hygiene.admission import admit_candidates
 from crm_hygiene.audit import write_audit
+from crm_hygiene.bulk import bulk_insert
 from crm_hygiene.db import read_sql
 from crm_hygiene.ingest import files, staging
 from crm_hygiene.ingest.gate import gate_failures
 from crm_hygiene.ingest.kinds import DropKind
 from crm_hygiene.ingest.parallel import prepared_chunks, worker_count
 from crm_hygiene.ingest.reader import iter_chunks, read_header
+from crm_hygiene.ingest.rows import RawChunk, wire_timestamp
 from crm_hygiene.policy import Policy
 from crm_hygiene.run import RunInfo, utc_now
 
@@ -89,10 +90,9 @@ _FILE_COUNTS = text(
     "prospects_created = :prospects_created, prospects_updated = :prospects_updated WHERE file_id = :file_id"
 )
 
-_QUARANTINE = text(
-    "INSERT INTO quarantine (kind, source_file, file_sha256, row_number, reasons, raw_row, email_match_key, quarantined_at) "
-    "VALUES (:kind, :source_file, :file_sha256, :row_number, :reasons, :raw_row, :email_match_key, :quarantined_at)"
-).bindparams(bindparam("quarantined_at", type_=DateTime))
+_QUARANTINE_COLUMNS = (
+    "kind", "source_file", "file_sha256", "row_number", "reasons", "raw_row", "email_match_key", "quarantined_at",
+)
 
 
 def _already_processed(engine: Engine, sha256: str) -> bool:
@@ -103,12 +103,9 @@ def _already_processed(engine: Engine, sha256: str) -> bool:
 
 
 def _quarantine(conn: Connection, kind: DropKind, path: Path, sha256: str, rows) -> int:
-    if not rows:
-        return 0
-    now = utc_now()
-    conn.execute(_QUARANTINE, [
-        {"kind": kind.name, "source_file": path.name, "file_sha256": sha256, "row_number": row_number,
-         "reasons": reasons, "raw_row": raw, "email_match_key": key, "quarantined_at": now}
+    now = wire_timestamp(utc_now())
+    bulk_insert(conn, "quarantine", _QUARANTINE_COLUMNS, [
+        (kind.name, path.name, sha256, row_number, reasons, raw, key, now)
         for row_number, reasons, raw, key in rows
     ])
     return len(rows)
@@ -125,10 +122,10 @@ def _load_file(
         "processed_at": utc_now(),
     }).scalar_one()
     staging.create_staging(conn)
-    for prepared in prepared_chunks(chunks, kind, policy, run.today, workers):
-        counts.rows_read += len(prepared.staged) + len(prepared.quarantined)
+    for prepared in prepared_chunks(chunks, kind, policy, run.today, workers, conn.dialect.name):
+        counts.rows_read += prepared.n_read
         counts.rows_quarantined += _quarantine(conn, kind, path, sha256, prepared.quarantined)
-        staging.load_staged(conn, prepared.staged)
+        staging.load_staged(conn, prepared)
     staging.index_staging(conn)
     for step in IDENTITY_STEPS:
         conn.execute(text(read_sql(f"ingest/{step}.sql")))
@@ -166,13 +163,11 @@ def ingest_file(
         return None
     header = read_header(path)
     chunks = iter_chunks(path, header)
-    first = next(chunks, None)
-    if first is None:
-        first = pd.DataFrame(columns=header)
+    first = next(chunks, None) or RawChunk({name: [] for name in header}, 1, 0)
     failures = gate_failures(first, kind, policy)
     if failures:
         raise files.FileRejected("; ".join(failures))
-    all_chunks = itertools.chain([first] if len(first) else [], chunks)
+    all_chunks = itertools.chain([first] if first.n_rows else [], chunks)
     archived_as = files.archive_target(path, archive_dir, sha256)
     with engine.begin() as conn:
         counts = _load_file(conn, path, sha256, archived_as, kind, all_chunks, policy, run,

@@ -11,8 +11,11 @@ import pandas as pd
 
 from crm_hygiene.ingest.files import FileRejected
 from crm_hygiene.ingest.kinds import DropKind
+from crm_hygiene.ingest.rows import RawChunk
 
-CHUNK_ROWS = 50_000
+# Small enough that the few chunks in flight stay a small part of the memory
+# budget, and that a 100k-row file already fills the pipeline as a big one does.
+CHUNK_ROWS = 20_000
 
 
 def normalise_header(name: str) -> str:
@@ -44,11 +47,12 @@ def missing_columns(header: list[str], kind: DropKind) -> list[str]:
     return [c for c in kind.required_columns if c not in header]
 
 
-def iter_chunks(path: Path, header: list[str], chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-    """Chunks of the file as all-text frames; ``row_number`` is the 1-based data row.
+def iter_chunks(path: Path, header: list[str], chunk_rows: int = CHUNK_ROWS) -> Iterator[RawChunk]:
+    """Chunks of the file as plain lists of text cells, by column.
 
     Every cell stays a string ('' for empty) so that nothing is guessed: the
-    row checks decide what a value means.
+    row checks decide what a value means. pandas' C parser does the reading;
+    the lists let the chunks travel to workers that never import pandas.
     """
     try:
         reader = pd.read_csv(
@@ -64,10 +68,9 @@ def iter_chunks(path: Path, header: list[str], chunk_rows: int = CHUNK_ROWS) -> 
             on_bad_lines="error",
         )
         start = 1
-        for chunk in reader:
-            chunk.index = pd.RangeIndex(start, start + len(chunk), name="row_number")
-            start += len(chunk)
-            yield chunk
+        for frame in reader:
+            yield RawChunk({name: frame[name].tolist() for name in header}, start, len(frame))
+            start += len(frame)
     except UnicodeDecodeError:
         raise FileRejected("file is not UTF-8 text") from None
     except (pd.errors.ParserError, csv.Error, io.UnsupportedOperation) as exc:

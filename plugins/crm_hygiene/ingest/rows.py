@@ -1,22 +1,27 @@
 """Row checks and normalisation of one chunk of a prospect drop.
 
 A chunk comes in as all-text cells and leaves as two things: the rows fit for
-the CRM, normalised and tagged with source and lawful basis, and the rows that
-are not, with reason codes. Pure function of its inputs (no database), so it can
-run in worker processes and be tested alone.
+the CRM, normalised, tagged with source and lawful basis and already in the
+form the staging table takes, and the rows that are not, with reason codes.
+Pure function of its inputs (no database, no pandas), so it runs in small
+worker processes and can be tested alone.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-
-import pandas as pd
+from datetime import UTC, date, datetime, time, timedelta
 
 from crm_hygiene.ingest.kinds import DropKind
 from crm_hygiene.normalise.country import CountryResolver, UnknownCountry
-from crm_hygiene.normalise.email_address import InvalidEmail, canonical_email, email_flags, email_match_key
+from crm_hygiene.normalise.email_address import (
+    NO_FLAGS,
+    InvalidEmail,
+    canonical_email,
+    email_flags,
+    email_match_key,
+)
 from crm_hygiene.normalise.phone import InvalidPhone, to_e164
 from crm_hygiene.normalise.text import clean_text, company_key, name_key
 from crm_hygiene.policy import Policy
@@ -38,6 +43,26 @@ STAGE_COLUMNS = (
 )
 
 
+def wire_timestamp(moment: datetime) -> str:
+    """The text form SQLAlchemy writes for DateTime on SQLite; PostgreSQL reads it too."""
+    return moment.isoformat(sep=" ", timespec="microseconds")
+
+
+@dataclass
+class RawChunk:
+    """Consecutive data rows of a file, by column; every cell a string ('' when empty)."""
+
+    columns: dict[str, list[str]]
+    first_row_number: int  # 1-based data row of the first cell
+    n_rows: int
+
+    def column(self, name: str) -> list[str]:
+        return self.columns[name] if name in self.columns else [""] * self.n_rows
+
+    def raw_row_json(self, i: int) -> str:
+        return json.dumps({name: cells[i] for name, cells in self.columns.items()}, ensure_ascii=False)
+
+
 @dataclass
 class RowContext:
     """Everything the row checks read: the policy and the run's 'today'."""
@@ -45,6 +70,7 @@ class RowContext:
     policy: Policy
     today: date
     countries: CountryResolver = field(init=False)
+    _notice_due: dict[date, str] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.countries = CountryResolver(self.policy.input_validation.country_aliases)
@@ -53,11 +79,21 @@ class RowContext:
     def today_start(self) -> datetime:
         return datetime.combine(self.today, time())
 
+    def notice_due(self, seen: date) -> str:
+        """Art. 14 due date for data seen on `seen`; few distinct days per file, so remembered."""
+        due = self._notice_due.get(seen)
+        if due is None:
+            due = self._notice_due[seen] = self.policy.art14_notice.period.after(seen).isoformat()
+        return due
+
 
 @dataclass
 class PreparedChunk:
-    staged: pd.DataFrame  # STAGE_COLUMNS
+    n_read: int
+    staged: list[tuple]  # STAGE_COLUMNS, values as the staging table takes them
     quarantined: list[tuple[int, str, str, str | None]]  # row_number, reasons, raw JSON, email key
+    # The staged rows as COPY CSV text, when a worker encoded them (PostgreSQL).
+    copy_csv: str | None = None
 
 
 def closed_set_value(raw: str) -> str:
@@ -65,24 +101,29 @@ def closed_set_value(raw: str) -> str:
     return "_".join(raw.strip().lower().replace("-", " ").split())
 
 
-def _texts(chunk: pd.DataFrame, column: str) -> list[str]:
-    return chunk[column].tolist() if column in chunk.columns else [""] * len(chunk)
+def parse_timestamp(raw: str) -> datetime | None:
+    """ISO 8601 date or timestamp as naive UTC; None when empty; ValueError when not ISO 8601."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    moment = datetime.fromisoformat(raw.replace("z", "Z"))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
 
 
 def _parse_timestamps(
     values: list[str], column: str, reasons: list[list[str]], latest: datetime
 ) -> list[datetime | None]:
-    """ISO 8601 dates or timestamps as naive UTC; a reason for each bad or future one."""
-    parsed = pd.to_datetime(pd.Series(values, dtype="string"), format="ISO8601", errors="coerce", utc=True)
+    """Parsed values; a reason for each bad or future one."""
     out: list[datetime | None] = []
-    for i, (raw, ts) in enumerate(zip(values, parsed.tolist(), strict=True)):
-        if pd.isna(ts):
-            if raw.strip():
-                reasons[i].append(f"{column}_invalid")
-            out.append(None)
-            continue
-        moment = ts.tz_convert(None).to_pydatetime()
-        if moment >= latest:
+    for i, raw in enumerate(values):
+        try:
+            moment = parse_timestamp(raw)
+        except ValueError:
+            reasons[i].append(f"{column}_invalid")
+            moment = None
+        if moment is not None and moment >= latest:
             reasons[i].append(f"{column}_in_future")
         out.append(moment)
     return out
@@ -108,65 +149,63 @@ def _parse_consent(raw: str, reasons: list[str]) -> bool | None:
     return None
 
 
-def _kind_specifics(chunk, kind: DropKind, ctx: RowContext, reasons):
+def _kind_specifics(chunk: RawChunk, kind: DropKind, ctx: RowContext, reasons):
     """Per-row source, source detail, seen-at, consent, channel, referrer."""
-    n = len(chunk)
+    n = chunk.n_rows
     tomorrow = ctx.today_start + timedelta(days=1)
     if kind.name == "research":
         allowed = set(ctx.policy.sources.research.values)
-        sources = [closed_set_value(v) for v in _texts(chunk, "source")]
+        sources = [closed_set_value(v) for v in chunk.column("source")]
         for i, s in enumerate(sources):
             if s not in allowed:
                 reasons[i].append("source_unknown")
-        details = [clean_text(v) for v in _texts(chunk, "source_url")]
-        seen = _parse_timestamps(_texts(chunk, "collected_at"), "collected_at", reasons, tomorrow)
+        details = [clean_text(v) for v in chunk.column("source_url")]
+        seen = _parse_timestamps(chunk.column("collected_at"), "collected_at", reasons, tomorrow)
         return sources, details, seen, [None] * n, [None] * n, [None] * n
     if kind.name == "events":
-        details = [clean_text(v) for v in _texts(chunk, "event_name")]
-        seen = _parse_timestamps(_texts(chunk, "event_date"), "event_date", reasons, tomorrow)
-        consent = [_parse_consent(v, reasons[i]) for i, v in enumerate(_texts(chunk, "marketing_consent"))]
+        details = [clean_text(v) for v in chunk.column("event_name")]
+        seen = _parse_timestamps(chunk.column("event_date"), "event_date", reasons, tomorrow)
+        consent = [_parse_consent(v, reasons[i]) for i, v in enumerate(chunk.column("marketing_consent"))]
         return ["event"] * n, details, seen, consent, [None] * n, [None] * n
     channels_policy = ctx.policy.sources.enquiries.channels
-    channels = [closed_set_value(v) for v in _texts(chunk, "channel")]
+    channels = [closed_set_value(v) for v in chunk.column("channel")]
     for i, c in enumerate(channels):
         if c not in channels_policy:
             reasons[i].append("channel_unknown")
-    seen = _parse_timestamps(_texts(chunk, "received_at"), "received_at", reasons, tomorrow)
-    consent = [_parse_consent(v, reasons[i]) for i, v in enumerate(_texts(chunk, "marketing_consent"))]
-    referrers = [email_match_key(v) for v in _texts(chunk, "referred_by_email")]
+    seen = _parse_timestamps(chunk.column("received_at"), "received_at", reasons, tomorrow)
+    consent = [_parse_consent(v, reasons[i]) for i, v in enumerate(chunk.column("marketing_consent"))]
+    referrers = [email_match_key(v) for v in chunk.column("referred_by_email")]
     return ["enquiry"] * n, channels, seen, consent, channels, referrers
 
 
-def prepare_chunk(chunk: pd.DataFrame, kind: DropKind, ctx: RowContext) -> PreparedChunk:
+def _checked(values: list[str], convert, error: type[Exception], reason: str, reasons) -> list:
+    """convert(value) per cell; None and a reason code where it raises `error`."""
+    out = []
+    for i, raw in enumerate(values):
+        try:
+            out.append(convert(raw))
+        except error:
+            reasons[i].append(reason)
+            out.append(None)
+    return out
+
+
+def prepare_chunk(chunk: RawChunk, kind: DropKind, ctx: RowContext) -> PreparedChunk:
     """Check and normalise one chunk; see the module docstring."""
     policy = ctx.policy
-    n = len(chunk)
+    n = chunk.n_rows
     reasons: list[list[str]] = [[] for _ in range(n)]
 
-    first = [clean_text(v) for v in _texts(chunk, "first_name")]
-    last = [clean_text(v) for v in _texts(chunk, "last_name")]
-    company = [clean_text(v) for v in _texts(chunk, "company")]
-    job_title = [clean_text(v) for v in _texts(chunk, "job_title")]
-
-    country: list[str | None] = []
-    for i, raw in enumerate(_texts(chunk, "country")):
-        try:
-            country.append(ctx.countries.to_alpha2(raw))
-        except UnknownCountry:
-            reasons[i].append("country_unrecognised")
-            country.append(None)
-
-    raw_emails = _texts(chunk, "email")
-    email: list[str | None] = []
-    for i, raw in enumerate(raw_emails):
-        try:
-            email.append(canonical_email(raw))
-        except InvalidEmail:
-            reasons[i].append("email_invalid")
-            email.append(None)
-
-    phone: list[str | None] = []
-    for i, raw in enumerate(_texts(chunk, "phone")):
+    first = [clean_text(v) for v in chunk.column("first_name")]
+    last = [clean_text(v) for v in chunk.column("last_name")]
+    company = [clean_text(v) for v in chunk.column("company")]
+    job_title = [clean_text(v) for v in chunk.column("job_title")]
+    country = _checked(chunk.column("country"), ctx.countries.to_alpha2, UnknownCountry,
+                       "country_unrecognised", reasons)
+    raw_emails = chunk.column("email")
+    email = _checked(raw_emails, canonical_email, InvalidEmail, "email_invalid", reasons)
+    phone = []
+    for i, raw in enumerate(chunk.column("phone")):
         try:
             phone.append(to_e164(raw, country[i]))
         except InvalidPhone:
@@ -174,20 +213,24 @@ def prepare_chunk(chunk: pd.DataFrame, kind: DropKind, ctx: RowContext) -> Prepa
             phone.append(None)
 
     sources, details, seen, consent, channels, referrers = _kind_specifics(chunk, kind, ctx, reasons)
-    dob = _parse_timestamps(_texts(chunk, "date_of_birth"), "date_of_birth", reasons, ctx.today_start)
-    age = [_parse_age(v, reasons[i]) for i, v in enumerate(_texts(chunk, "age"))]
+    dob = _parse_timestamps(chunk.column("date_of_birth"), "date_of_birth", reasons, ctx.today_start)
+    age = [_parse_age(v, reasons[i]) for i, v in enumerate(chunk.column("age"))]
 
     marketing = policy.email_marketing
-    precedence = policy.lawful_basis_precedence
-    notice_period = policy.art14_notice.period
+    free_mail, role_parts, disposable = (
+        marketing.free_mail_domains, marketing.role_local_parts, marketing.disposable_domains
+    )
+    rank = {basis: policy.lawful_basis_precedence.rank(basis) for basis in policy.lawful_basis_precedence.order}
     research_from_subject = policy.sources.research.obtained_from_data_subject
     consent_sources = policy.sources.events if kind.name == "events" else policy.sources.enquiries
+    today_start = ctx.today_start
 
-    staged_rows: list[tuple] = []
+    staged: list[tuple] = []
     quarantined: list[tuple[int, str, str, str | None]] = []
-    row_numbers = chunk.index.tolist()
     for i in range(n):
-        mkey = email_match_key(email[i]) if email[i] else None
+        row_number = chunk.first_row_number + i
+        address = email[i]
+        mkey = email_match_key(address) if address else None
         nkey = name_key(first[i], last[i])
         ckey = company_key(company[i])
         if mkey:
@@ -201,14 +244,12 @@ def prepare_chunk(chunk: pd.DataFrame, kind: DropKind, ctx: RowContext) -> Prepa
             if not reasons[i]:
                 reasons[i].append("no_identity")
         if reasons[i]:
-            raw = {col: chunk.iat[i, j] for j, col in enumerate(chunk.columns)}
             quarantined.append(
-                (row_numbers[i], ";".join(reasons[i]), json.dumps(raw, ensure_ascii=False),
-                 email_match_key(raw_emails[i]))
+                (row_number, ";".join(reasons[i]), chunk.raw_row_json(i), email_match_key(raw_emails[i]))
             )
             continue
 
-        seen_at = seen[i] or ctx.today_start
+        seen_at = seen[i] or today_start
         referred = False
         if kind.name == "research":
             basis, from_subject, row_consent = policy.sources.research.lawful_basis, research_from_subject, None
@@ -224,19 +265,15 @@ def prepare_chunk(chunk: pd.DataFrame, kind: DropKind, ctx: RowContext) -> Prepa
                 consent_sources.lawful_basis_with_consent if row_consent
                 else consent_sources.lawful_basis_without_consent
             )
-        flags = email_flags(
-            email[i], marketing.free_mail_domains, marketing.role_local_parts, marketing.disposable_domains
-        ) if email[i] else None
-        staged_rows.append((
-            row_numbers[i], identity, email[i], mkey,
+        flags = email_flags(address, free_mail, role_parts, disposable) if address else NO_FLAGS
+        staged.append((
+            row_number, identity, address, mkey,
             first[i], last[i], nkey, company[i], ckey, job_title[i],
-            country[i], phone[i], sources[i], details[i], basis, precedence.rank(basis),
+            country[i], phone[i], sources[i], details[i], basis, rank[basis],
             None if row_consent is None else int(row_consent),
-            seen_at,
-            None if from_subject else notice_period.after(seen_at.date()),
-            int(bool(flags and flags.is_personal)), int(bool(flags and flags.is_role)),
-            int(bool(flags and flags.is_disposable)), int(referred),
-            referrers[i], dob[i].date() if dob[i] else None, age[i],
+            wire_timestamp(seen_at),
+            None if from_subject else ctx.notice_due(seen_at.date()),
+            int(flags.is_personal), int(flags.is_role), int(flags.is_disposable), int(referred),
+            referrers[i], dob[i].date().isoformat() if dob[i] else None, age[i],
         ))
-    staged = pd.DataFrame.from_records(staged_rows, columns=list(STAGE_COLUMNS))
-    return PreparedChunk(staged=staged, quarantined=quarantined)
+    return PreparedChunk(n_read=n, staged=staged, quarantined=quarantined)

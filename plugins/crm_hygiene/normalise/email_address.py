@@ -84,6 +84,9 @@ class EmailFlags:
     is_disposable: bool
 
 
+NO_FLAGS = EmailFlags(is_personal=False, is_role=False, is_disposable=False)
+
+
 def email_flags(
     address: str,
     free_mail_domains: frozenset[str],

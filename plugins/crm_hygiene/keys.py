@@ -1,0 +1,90 @@
+"""Keyed hashes of personal identifiers, for suppression without plaintext.
+
+The key (or keys) comes from ``CRM_HASH_KEY`` or the Airflow Variable
+``crm_hash_key``, resolved by the caller and handed in as text:
+
+* one secret: ``CRM_HASH_KEY=s3cret...``; its key id is derived from it;
+* several, for rotation: ``CRM_HASH_KEY="2026-11:new-secret 2025-01:old-secret"``,
+  ``id:secret`` pairs separated by spaces or commas, the first being current.
+
+New hashes are written under the current key; matching tries every configured
+key, so entries hashed under an older key keep working after a rotation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+
+MIN_SECRET_LENGTH = 16
+_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
+HEX_HMAC = re.compile(r"^[0-9a-f]{64}$")
+
+
+class HashKeyError(RuntimeError):
+    """No usable hashing key: the message says what to set, never the key."""
+
+
+@dataclass(frozen=True)
+class HashKey:
+    key_id: str
+    secret: bytes
+
+    def digest(self, value: str) -> str:
+        """Lowercase hex HMAC-SHA256 of `value` (UTF-8): the contract's `email_hmac` form."""
+        return hmac.new(self.secret, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"HashKey({self.key_id!r})"
+
+
+@dataclass(frozen=True)
+class HashKeys:
+    """The configured keys, current first."""
+
+    keys: tuple[HashKey, ...]
+
+    @property
+    def current(self) -> HashKey:
+        return self.keys[0]
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(k.key_id for k in self.keys)
+
+    def all_digests(self, value: str) -> list[tuple[str, str]]:
+        """(key_id, hash) under every key: what matching tries."""
+        return [(k.key_id, k.digest(value)) for k in self.keys]
+
+
+def derived_key_id(secret: str) -> str:
+    """A stable, non-secret name for a secret given without one."""
+    return "k" + hashlib.sha256(b"crm-hygiene key id:" + secret.encode("utf-8")).hexdigest()[:8]
+
+
+def parse_hash_keys(raw: str | None, source: str = "CRM_HASH_KEY") -> HashKeys:
+    """Keys from their configured text; HashKeyError naming `source` if unusable."""
+    if raw is None or not raw.strip():
+        raise HashKeyError(
+            f"no suppression hashing key: set {source} (env CRM_HASH_KEY or Airflow Variable "
+            "crm_hash_key) to a secret of at least 16 characters; see README, 'Hashing key'"
+        )
+    parts = [p for p in re.split(r"[\s,]+", raw.strip()) if p]
+    keys: list[HashKey] = []
+    for position, part in enumerate(parts, start=1):
+        key_id, sep, secret = part.partition(":")
+        if not sep:
+            if len(parts) > 1:
+                raise HashKeyError(f"{source}: with several keys each must be written id:secret (key {position})")
+            key_id, secret = derived_key_id(part), part
+        if not _KEY_ID.match(key_id):
+            raise HashKeyError(f"{source}: key {position} has an invalid id (letters, digits, . _ -; at most 32)")
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise HashKeyError(f"{source}: key {position} is shorter than {MIN_SECRET_LENGTH} characters")
+        keys.append(HashKey(key_id, secret.encode("utf-8")))
+    ids = [k.key_id for k in keys]
+    if len(set(ids)) != len(ids):
+        raise HashKeyError(f"{source}: key ids repeat")
+    return HashKeys(tuple(keys))
