@@ -27,6 +27,8 @@ os.environ.update({
     "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "GX_ANALYTICS_ENABLED": "False",
+    # A test key only; production keys come from the environment or a Variable.
+    "CRM_HASH_KEY": "test-key-1:test-secret-0123456789abcdef",
 })
 os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
 os.environ.pop("AIRFLOW_CONN_CRM_DB", None)
@@ -41,7 +43,10 @@ from crm_hygiene.db import make_engine, upgrade_schema  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("CRM_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-CRM_TABLES = ("prospect_sources", "prospects", "quarantine", "audit_log", "ingested_files", "suppression_list")
+CRM_TABLES = (
+    "prospect_sources", "prospects", "quarantine", "audit_log", "ingested_files", "suppression_list",
+    "data_subject_requests", "legal_holds",
+)
 
 
 def _airflow_metadata_db() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date, datetime
 
 import pytest
@@ -10,6 +11,7 @@ from conftest import write_csv
 
 from crm_hygiene.ingest.kinds import ENQUIRIES, EVENTS, RESEARCH
 from crm_hygiene.ingest.pipeline import ingest_inbox
+from crm_hygiene.keys import parse_hash_keys
 from crm_hygiene.policy import load_policy
 from crm_hygiene.run import RunInfo
 
@@ -21,6 +23,7 @@ ENQUIRY_HEADER = ["received_at", "channel", "first_name", "last_name", "email", 
                   "job_title", "country", "marketing_consent", "referred_by_email", "notes"]
 TODAY = date(2026, 11, 24)
 POLICY = load_policy()
+KEYS = parse_hash_keys(os.environ["CRM_HASH_KEY"])
 
 
 def research_row(first, last, email, *, phone="", company="Acme Ltd", title="CTO", country="UK",
@@ -41,7 +44,7 @@ def ingest(crm, data_dir, kind, name, header, rows, run_id="run-1"):
     inbox = data_dir / "inbox" / kind.name
     write_csv(inbox / name, header, rows)
     run = RunInfo(dag_id=f"ingest_{kind.name}", run_id=run_id, today=TODAY)
-    return ingest_inbox(crm.engine, kind, POLICY, run, inbox, data_dir / "archive" / kind.name).as_dict()
+    return ingest_inbox(crm.engine, kind, POLICY, KEYS, run, inbox, data_dir / "archive" / kind.name).as_dict()
 
 
 def snapshot(crm) -> dict[str, list[tuple]]:
@@ -107,7 +110,7 @@ def test_rerunning_with_an_empty_inbox_changes_nothing(crm, data_dir):
     ingest(crm, data_dir, RESEARCH, "a.csv", RESEARCH_HEADER, [research_row("Ann", "Lee", "ann@acme.com")])
     before = snapshot(crm)
     run = RunInfo(dag_id="ingest_research", run_id="run-1", today=TODAY)
-    ingest_inbox(crm.engine, RESEARCH, POLICY, run, data_dir / "inbox" / "research", data_dir / "archive")
+    ingest_inbox(crm.engine, RESEARCH, POLICY, KEYS, run, data_dir / "inbox" / "research", data_dir / "archive")
     assert snapshot(crm) == before
 
 
@@ -212,7 +215,7 @@ def test_header_case_spaces_and_bom_are_accepted(crm, data_dir):
     inbox = data_dir / "inbox" / "research"
     write_csv(inbox / "bom.csv", header, [research_row("Ann", "Lee", "ann@acme.com")], encoding="utf-8-sig")
     run = RunInfo(dag_id="t", run_id="r", today=TODAY)
-    summary = ingest_inbox(crm.engine, RESEARCH, POLICY, run, inbox, data_dir / "archive").as_dict()
+    summary = ingest_inbox(crm.engine, RESEARCH, POLICY, KEYS, run, inbox, data_dir / "archive").as_dict()
     assert summary["files_loaded"] == 1 and summary["rows_admitted"] == 1
 
 
@@ -223,7 +226,7 @@ def test_unreadable_or_wrong_files_are_rejected_and_the_rest_still_load(crm, dat
     write_csv(inbox / "c_wrong_kind.csv", RESEARCH_HEADER, [research_row("A", "B", f"a{i}@x.com", source="Mr") for i in range(5)])
     write_csv(inbox / "d_good.csv", RESEARCH_HEADER, [research_row("Ann", "Lee", "ann@acme.com")])
     run = RunInfo(dag_id="t", run_id="r", today=TODAY)
-    summary = ingest_inbox(crm.engine, RESEARCH, POLICY, run, inbox, data_dir / "archive").as_dict()
+    summary = ingest_inbox(crm.engine, RESEARCH, POLICY, KEYS, run, inbox, data_dir / "archive").as_dict()
     assert summary["files_loaded"] == 1 and summary["files_rejected"] == 3
     assert crm.scalar("SELECT COUNT(*) FROM prospects") == 1
     rejected = inbox / "rejected"
@@ -272,7 +275,7 @@ def test_generated_sample_drops_load(crm, data_dir, kind_name):
     generate_inbox(data_dir, rows=600, seed=7, today=TODAY)
     kind = PROSPECT_KINDS[kind_name]
     run = RunInfo(dag_id="t", run_id="r", today=TODAY)
-    summary = ingest_inbox(crm.engine, kind, POLICY, run, data_dir / "inbox" / kind_name,
+    summary = ingest_inbox(crm.engine, kind, POLICY, KEYS, run, data_dir / "inbox" / kind_name,
                            data_dir / "archive" / kind_name).as_dict()
     assert summary["files_loaded"] == 1 and summary["files_rejected"] == 0
     assert summary["rows_read"] == summary["rows_quarantined"] + summary["rows_admitted"] + summary["rows_blocked"]

@@ -31,6 +31,31 @@ def crm_engine():
     return make_engine(crm_database_url())
 
 
+HASH_KEY_VARIABLE = "crm_hash_key"
+
+
+def hash_keys():
+    """The suppression hashing keys: env ``CRM_HASH_KEY``, else Variable ``crm_hash_key``.
+
+    Without either the task fails for good (no retry can help) with a message
+    saying what to set; the key itself is never logged.
+    """
+    import os
+
+    from airflow.sdk import Variable
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from crm_hygiene.keys import HashKeyError, parse_hash_keys
+
+    raw, source = os.environ.get("CRM_HASH_KEY"), "CRM_HASH_KEY"
+    if not (raw and raw.strip()):
+        raw, source = Variable.get(HASH_KEY_VARIABLE, default=None), f"Variable {HASH_KEY_VARIABLE}"
+    try:
+        return parse_hash_keys(raw, source)
+    except HashKeyError as exc:
+        raise AirflowFailException(str(exc)) from None
+
+
 def run_info() -> RunInfo:
     """dag_id, run_id and "today" (the logical date; asset-triggered runs use run_after)."""
     from airflow.sdk import get_current_context

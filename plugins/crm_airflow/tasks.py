@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from crm_airflow.runtime import crm_engine, run_info
+from crm_airflow.runtime import crm_engine, hash_keys, run_info
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def ingest_drops(kind: str) -> dict:
     from crm_hygiene.policy import load_policy
 
     summary = ingest_inbox(
-        crm_engine(), PROSPECT_KINDS[kind], load_policy(), run_info(),
+        crm_engine(), PROSPECT_KINDS[kind], load_policy(), hash_keys(), run_info(),
         settings.inbox_dir(kind), settings.archive_dir(kind),
     ).as_dict()
     log.info("ingest summary: %s", summary)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, DateTime, bindparam, text
 
 from crm_hygiene.db import read_sql
+from crm_hygiene.keys import HashKeys
 from crm_hygiene.policy import Policy
 from crm_hygiene.run import RunInfo
 
@@ -30,7 +31,10 @@ class AdmissionGate:
 
 
 # Gates run in this order; each sees only what the previous ones admitted.
-GATES: tuple[AdmissionGate, ...] = ()
+GATES: tuple[AdmissionGate, ...] = (
+    AdmissionGate("suppressed", "admission/gate_suppressed.sql"),
+    AdmissionGate("held_out_of_use", "admission/gate_held_out_of_use.sql"),
+)
 
 
 @dataclass(frozen=True)
@@ -45,17 +49,21 @@ def _basis_params(policy: Policy) -> dict[str, str]:
     return {f"basis_{i}": basis for i, basis in enumerate(policy.lawful_basis_precedence.order)}
 
 
-def admit_candidates(conn: Connection, policy: Policy, run: RunInfo, file_id: int) -> AdmissionResult:
+def admit_candidates(
+    conn: Connection, policy: Policy, keys: HashKeys, run: RunInfo, file_id: int
+) -> AdmissionResult:
     """Run every gate over ``stg_candidates``, then write the admitted into the CRM."""
     candidates = conn.execute(text("SELECT COUNT(*) FROM stg_candidates")).scalar_one()
+    conn.execute(text(read_sql("admission/identity_hashes.sql")))
     gate_params = {"today": run.today}
     blocked = {gate.name: gate.apply(conn, gate_params) for gate in GATES}
 
     updated = conn.execute(text(read_sql("ingest/count_held_candidates.sql"))).scalar_one()
     admitted = conn.execute(text("SELECT COUNT(*) FROM stg_candidates WHERE admission = 'admit'")).scalar_one()
     upsert = text(read_sql("ingest/07_upsert_prospects.sql")).bindparams(bindparam("now", type_=DateTime))
-    conn.execute(upsert, {"now": run.started_at, **_basis_params(policy)})
+    conn.execute(upsert, {"now": run.started_at, "key_id": keys.current.key_id, **_basis_params(policy)})
     conn.execute(text(read_sql("ingest/08_insert_sources.sql")), {"file_id": file_id})
+    conn.execute(text(read_sql("admission/mark_do_not_call.sql")))
     return AdmissionResult(
         candidates=candidates, blocked=blocked, created=admitted - updated, updated=updated
     )

@@ -88,3 +88,14 @@ def parse_hash_keys(raw: str | None, source: str = "CRM_HASH_KEY") -> HashKeys:
     if len(set(ids)) != len(ids):
         raise HashKeyError(f"{source}: key ids repeat")
     return HashKeys(tuple(keys))
+
+
+def identifier_values(email_key: str | None, phone_e164: str | None) -> list[tuple[str, str]]:
+    """(key_type, value) pairs a suppression entry can name: the email match key,
+    its domain and the E.164 phone. The one definition of what gets hashed."""
+    values = []
+    if email_key:
+        values += [("email", email_key), ("domain", email_key.rpartition("@")[2])]
+    if phone_e164:
+        values.append(("phone", phone_e164))
+    return values

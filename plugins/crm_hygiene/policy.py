@@ -108,6 +108,46 @@ class InputValidation(_Strict):
     country_aliases: dict[str, str]
 
 
+SuppressionScope = Literal["all", "email", "phone"]
+
+
+class TpsRule(_Strict):
+    reason: str
+    rescreen_period: Period
+
+
+class Suppression(_Strict):
+    clause: str = Field(min_length=10)
+    reasons: tuple[str, ...] = Field(min_length=1)
+    scopes: tuple[SuppressionScope, ...] = Field(min_length=1)
+    default_scope: SuppressionScope
+    erasing_reasons: tuple[str, ...]
+    tps: TpsRule
+    default_phone_region: str = Field(min_length=2, max_length=2)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Suppression:
+        unknown = (set(self.erasing_reasons) | {self.tps.reason}) - set(self.reasons)
+        if unknown:
+            raise ValueError(f"reasons {sorted(unknown)} are used but not listed in 'reasons'")
+        if self.default_scope not in self.scopes:
+            raise ValueError("default_scope must be one of 'scopes'")
+        return self
+
+
+RectifiableField = Literal["first_name", "last_name", "company", "job_title", "country", "phone"]
+
+
+class DataSubjectRequests(_Strict):
+    clause: str = Field(min_length=10)
+    response_period: Period
+    warn_before: Period
+    rectifiable_fields: tuple[RectifiableField, ...]
+    purposes: tuple[str, ...] = Field(min_length=1)
+    recipient_categories: tuple[str, ...] = Field(min_length=1)
+    retention_after_last_contact: Period
+
+
 class Policy(_Strict):
     policy_document: str
     sources: Sources
@@ -115,6 +155,8 @@ class Policy(_Strict):
     art14_notice: Art14Notice
     email_marketing: EmailMarketing
     input_validation: InputValidation
+    suppression: Suppression
+    data_subject_requests: DataSubjectRequests
 
 
 def _error_text(path: Path, err: ValidationError) -> str:

@@ -4,6 +4,7 @@ CREATE TEMPORARY TABLE stg_candidates AS
 SELECT identity_key, email, email_match_key, first_name, last_name, name_key,
        company, company_key, job_title, country, phone_e164,
        email_is_personal, email_is_role, email_is_disposable,
+       email_hash, phone_hash, domain_hash,
        first_source AS source, best_basis_rank AS basis_rank,
        first_seen_at, last_contact_at, first_notice_due_at AS notice_due_at,
        all_referred AS referred_only, n_rows,

@@ -10,6 +10,15 @@ SET email_is_personal = COALESCE(CASE WHEN email IS NULL THEN
     email_is_disposable = COALESCE(CASE WHEN email IS NULL THEN
         (SELECT r.email_is_disposable FROM stg_rows r WHERE r.identity_key = stg_candidates.identity_key
            AND r.email IS NOT NULL ORDER BY r.seen_at DESC, r.row_number DESC LIMIT 1) END, email_is_disposable),
+    email_hash = COALESCE(CASE WHEN email IS NULL THEN
+        (SELECT r.email_hash FROM stg_rows r WHERE r.identity_key = stg_candidates.identity_key
+           AND r.email IS NOT NULL ORDER BY r.seen_at DESC, r.row_number DESC LIMIT 1) END, email_hash),
+    domain_hash = COALESCE(CASE WHEN email IS NULL THEN
+        (SELECT r.domain_hash FROM stg_rows r WHERE r.identity_key = stg_candidates.identity_key
+           AND r.email IS NOT NULL ORDER BY r.seen_at DESC, r.row_number DESC LIMIT 1) END, domain_hash),
+    phone_hash = COALESCE(CASE WHEN phone_e164 IS NULL THEN
+        (SELECT r.phone_hash FROM stg_rows r WHERE r.identity_key = stg_candidates.identity_key
+           AND r.phone_e164 IS NOT NULL ORDER BY r.seen_at DESC, r.row_number DESC LIMIT 1) END, phone_hash),
     email = COALESCE(email,
         (SELECT r.email FROM stg_rows r WHERE r.identity_key = stg_candidates.identity_key
            AND r.email IS NOT NULL ORDER BY r.seen_at DESC, r.row_number DESC LIMIT 1)),

@@ -7,13 +7,15 @@ INSERT INTO prospects (
     match_key, email, email_match_key, first_name, last_name, name_key, company, company_key,
     job_title, country, phone_e164, source, lawful_basis, status,
     email_is_personal, email_is_role, email_is_disposable, referred_only,
-    first_seen_at, last_contact_at, art14_notice_due_at, created_at, updated_at)
+    first_seen_at, last_contact_at, art14_notice_due_at, created_at, updated_at,
+    email_hash, phone_hash, domain_hash, hash_key_id)
 SELECT identity_key, email, email_match_key, first_name, last_name, name_key, company, company_key,
        job_title, country, phone_e164, source,
        CASE basis_rank WHEN 0 THEN :basis_0 WHEN 1 THEN :basis_1 WHEN 2 THEN :basis_2 ELSE :basis_3 END,
        'active',
        email_is_personal = 1, email_is_role = 1, email_is_disposable = 1, referred_only = 1,
-       first_seen_at, last_contact_at, notice_due_at, :now, :now
+       first_seen_at, last_contact_at, notice_due_at, :now, :now,
+       email_hash, phone_hash, domain_hash, :key_id
 FROM stg_candidates
 WHERE admission = 'admit'
 ON CONFLICT (match_key) DO UPDATE SET
@@ -56,4 +58,10 @@ ON CONFLICT (match_key) DO UPDATE SET
         WHEN excluded.art14_notice_due_at IS NULL THEN prospects.art14_notice_due_at
         WHEN excluded.art14_notice_due_at < prospects.art14_notice_due_at THEN excluded.art14_notice_due_at
         ELSE prospects.art14_notice_due_at END,
+    email_hash = COALESCE(excluded.email_hash, prospects.email_hash),
+    domain_hash = COALESCE(excluded.domain_hash, prospects.domain_hash),
+    phone_hash = CASE WHEN excluded.phone_e164 IS NOT NULL AND excluded.last_contact_at >= prospects.last_contact_at
+                 THEN excluded.phone_hash ELSE COALESCE(prospects.phone_hash, excluded.phone_hash) END,
+    -- Hashes mixed from two keys are no key's: the rotation step recomputes them.
+    hash_key_id = CASE WHEN prospects.hash_key_id = excluded.hash_key_id THEN excluded.hash_key_id END,
     updated_at = excluded.updated_at

@@ -20,6 +20,7 @@ from datetime import date
 from crm_hygiene.bulk import copy_csv
 from crm_hygiene.ingest.kinds import PROSPECT_KINDS, DropKind
 from crm_hygiene.ingest.rows import PreparedChunk, RawChunk, RowContext, prepare_chunk
+from crm_hygiene.keys import HashKeys
 from crm_hygiene.policy import Policy
 
 # Below this size a file is prepared in-process: starting workers costs more.
@@ -28,9 +29,9 @@ PARALLEL_MIN_BYTES = 8 << 20
 _worker_ctx: RowContext | None = None
 
 
-def _init_worker(policy: Policy, today: date) -> None:
+def _init_worker(policy: Policy, today: date, keys: HashKeys) -> None:
     global _worker_ctx
-    _worker_ctx = RowContext(policy=policy, today=today)
+    _worker_ctx = RowContext(policy=policy, today=today, keys=keys)
 
 
 def _prepare_in_worker(chunk: RawChunk, kind_name: str, dialect: str) -> PreparedChunk:
@@ -49,10 +50,11 @@ def worker_count(file_size: int) -> int:
 
 
 def prepared_chunks(
-    chunks: Iterable[RawChunk], kind: DropKind, policy: Policy, today: date, workers: int, dialect: str,
+    chunks: Iterable[RawChunk], kind: DropKind, policy: Policy, today: date, keys: HashKeys,
+    workers: int, dialect: str,
 ) -> Iterator[PreparedChunk]:
     if workers <= 1:
-        ctx = RowContext(policy=policy, today=today)
+        ctx = RowContext(policy=policy, today=today, keys=keys)
         for chunk in chunks:
             yield prepare_chunk(chunk, kind, ctx)
         return
@@ -61,7 +63,7 @@ def prepared_chunks(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(policy, today),
+        initargs=(policy, today, keys),
     ) as pool:
         in_flight: deque = deque()
         for chunk in chunks:

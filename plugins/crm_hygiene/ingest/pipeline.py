@@ -25,6 +25,7 @@ from crm_hygiene.ingest.kinds import DropKind
 from crm_hygiene.ingest.parallel import prepared_chunks, worker_count
 from crm_hygiene.ingest.reader import iter_chunks, read_header
 from crm_hygiene.ingest.rows import RawChunk, wire_timestamp
+from crm_hygiene.keys import HashKeys
 from crm_hygiene.policy import Policy
 from crm_hygiene.run import RunInfo, utc_now
 
@@ -113,7 +114,7 @@ def _quarantine(conn: Connection, kind: DropKind, path: Path, sha256: str, rows)
 
 def _load_file(
     conn: Connection, path: Path, sha256: str, archived_as: Path, kind: DropKind,
-    chunks, policy: Policy, run: RunInfo, workers: int,
+    chunks, policy: Policy, keys: HashKeys, run: RunInfo, workers: int,
 ) -> FileCounts:
     counts = FileCounts()
     file_id = conn.execute(_REGISTER_FILE, {
@@ -122,7 +123,7 @@ def _load_file(
         "processed_at": utc_now(),
     }).scalar_one()
     staging.create_staging(conn)
-    for prepared in prepared_chunks(chunks, kind, policy, run.today, workers, conn.dialect.name):
+    for prepared in prepared_chunks(chunks, kind, policy, run.today, keys, workers, conn.dialect.name):
         counts.rows_read += prepared.n_read
         counts.rows_quarantined += _quarantine(conn, kind, path, sha256, prepared.quarantined)
         staging.load_staged(conn, prepared)
@@ -131,7 +132,7 @@ def _load_file(
         conn.execute(text(read_sql(f"ingest/{step}.sql")))
     staging.index_candidates(conn)
     conn.execute(text(read_sql("ingest/06_fill_candidate_gaps.sql")))
-    result = admit_candidates(conn, policy, run, file_id)
+    result = admit_candidates(conn, policy, keys, run, file_id)
     admitted_rows = conn.execute(text(
         "SELECT COALESCE(SUM(n_rows), 0) FROM stg_candidates WHERE admission = 'admit'"
     )).scalar_one()
@@ -150,7 +151,7 @@ def _load_file(
 
 
 def ingest_file(
-    engine: Engine, path: Path, kind: DropKind, policy: Policy, run: RunInfo,
+    engine: Engine, path: Path, kind: DropKind, policy: Policy, keys: HashKeys, run: RunInfo,
     archive_dir: Path, workers: int | None = None,
 ) -> FileCounts | None:
     """Ingest one drop; None if these bytes were processed before (then just archived).
@@ -170,21 +171,21 @@ def ingest_file(
     all_chunks = itertools.chain([first] if first.n_rows else [], chunks)
     archived_as = files.archive_target(path, archive_dir, sha256)
     with engine.begin() as conn:
-        counts = _load_file(conn, path, sha256, archived_as, kind, all_chunks, policy, run,
+        counts = _load_file(conn, path, sha256, archived_as, kind, all_chunks, policy, keys, run,
                             workers or worker_count(path.stat().st_size))
     files.archive(path, archived_as)
     return counts
 
 
 def ingest_inbox(
-    engine: Engine, kind: DropKind, policy: Policy, run: RunInfo, inbox: Path, archive_dir: Path,
-    workers: int | None = None,
+    engine: Engine, kind: DropKind, policy: Policy, keys: HashKeys, run: RunInfo, inbox: Path,
+    archive_dir: Path, workers: int | None = None,
 ) -> IngestSummary:
     """Ingest every pending file; rejected files are set aside and reported, not raised."""
     summary = IngestSummary(kind=kind.name)
     for path in files.pending_files(inbox):
         try:
-            counts = ingest_file(engine, path, kind, policy, run, archive_dir, workers)
+            counts = ingest_file(engine, path, kind, policy, keys, run, archive_dir, workers)
         except files.FileRejected as exc:
             reason = str(exc)
             files.reject(path, reason)

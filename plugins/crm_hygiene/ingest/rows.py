@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from crm_hygiene.ingest.kinds import DropKind
+from crm_hygiene.keys import HashKeys, identifier_values
 from crm_hygiene.normalise.country import CountryResolver, UnknownCountry
 from crm_hygiene.normalise.email_address import (
     NO_FLAGS,
@@ -40,7 +41,10 @@ STAGE_COLUMNS = (
     "marketing_consent", "seen_at", "notice_due_at",
     "email_is_personal", "email_is_role", "email_is_disposable", "referred_only",
     "referred_by_match_key", "date_of_birth", "age",
+    "email_hash", "phone_hash", "domain_hash",
 )
+# Rows of the side table of hashes under keys other than the current one.
+OTHER_KEY_HASH_COLUMNS = ("row_number", "key_type", "key_hash")
 
 
 def wire_timestamp(moment: datetime) -> str:
@@ -69,6 +73,7 @@ class RowContext:
 
     policy: Policy
     today: date
+    keys: HashKeys
     countries: CountryResolver = field(init=False)
     _notice_due: dict[date, str] = field(init=False, default_factory=dict)
 
@@ -92,6 +97,9 @@ class PreparedChunk:
     n_read: int
     staged: list[tuple]  # STAGE_COLUMNS, values as the staging table takes them
     quarantined: list[tuple[int, str, str, str | None]]  # row_number, reasons, raw JSON, email key
+    # Hashes under the other configured keys (only while a key rotation is under
+    # way), so suppression entries made under an older key still match.
+    other_key_hashes: list[tuple[int, str, str]] = field(default_factory=list)
     # The staged rows as COPY CSV text, when a worker encoded them (PostgreSQL).
     copy_csv: str | None = None
 
@@ -224,8 +232,10 @@ def prepare_chunk(chunk: RawChunk, kind: DropKind, ctx: RowContext) -> PreparedC
     research_from_subject = policy.sources.research.obtained_from_data_subject
     consent_sources = policy.sources.events if kind.name == "events" else policy.sources.enquiries
     today_start = ctx.today_start
+    current_key, older_keys = ctx.keys.current, ctx.keys.keys[1:]
 
     staged: list[tuple] = []
+    other_key_hashes: list[tuple[int, str, str]] = []
     quarantined: list[tuple[int, str, str, str | None]] = []
     for i in range(n):
         row_number = chunk.first_row_number + i
@@ -266,6 +276,10 @@ def prepare_chunk(chunk: RawChunk, kind: DropKind, ctx: RowContext) -> PreparedC
                 else consent_sources.lawful_basis_without_consent
             )
         flags = email_flags(address, free_mail, role_parts, disposable) if address else NO_FLAGS
+        identifiers = identifier_values(mkey, phone[i])
+        hashes = {key_type: current_key.digest(value) for key_type, value in identifiers}
+        for key in older_keys:
+            other_key_hashes += [(row_number, key_type, key.digest(value)) for key_type, value in identifiers]
         staged.append((
             row_number, identity, address, mkey,
             first[i], last[i], nkey, company[i], ckey, job_title[i],
@@ -275,5 +289,7 @@ def prepare_chunk(chunk: RawChunk, kind: DropKind, ctx: RowContext) -> PreparedC
             None if from_subject else ctx.notice_due(seen_at.date()),
             int(flags.is_personal), int(flags.is_role), int(flags.is_disposable), int(referred),
             referrers[i], dob[i].date().isoformat() if dob[i] else None, age[i],
+            hashes.get("email"), hashes.get("phone"), hashes.get("domain"),
         ))
-    return PreparedChunk(n_read=n, staged=staged, quarantined=quarantined)
+    return PreparedChunk(n_read=n, staged=staged, quarantined=quarantined, other_key_hashes=other_key_hashes)
+

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 from crm_hygiene.bulk import bulk_insert
-from crm_hygiene.ingest.rows import STAGE_COLUMNS, PreparedChunk
+from crm_hygiene.ingest.rows import OTHER_KEY_HASH_COLUMNS, STAGE_COLUMNS, PreparedChunk
 
 _INTEGER = {"row_number", "basis_rank", "marketing_consent", "email_is_personal", "email_is_role",
             "email_is_disposable", "referred_only", "age"}
@@ -37,10 +37,10 @@ def create_staging(conn: Connection) -> None:
     dialect = conn.dialect.name
     if dialect == "postgresql":
         conn.execute(text(f"SET LOCAL work_mem = '{PG_WORK_MEM}'"))
-    conn.execute(text("DROP TABLE IF EXISTS stg_candidates"))
-    conn.execute(text("DROP TABLE IF EXISTS stg_rows"))
+    drop_staging(conn)
     columns = ", ".join(f"{c} {_sql_type(c, dialect)}" for c in STAGE_COLUMNS)
     conn.execute(text(f"CREATE TEMPORARY TABLE stg_rows ({columns})"))
+    conn.execute(text("CREATE TEMPORARY TABLE stg_other_key_hashes (row_number INTEGER, key_type TEXT, key_hash TEXT)"))
 
 
 def index_staging(conn: Connection) -> None:
@@ -58,10 +58,15 @@ def index_candidates(conn: Connection) -> None:
     conn.execute(text("ANALYZE stg_candidates"))
 
 
+STAGING_TABLES = ("stg_identity_hashes", "stg_candidates", "stg_other_key_hashes", "stg_rows")
+
+
 def drop_staging(conn: Connection) -> None:
-    conn.execute(text("DROP TABLE IF EXISTS stg_candidates"))
-    conn.execute(text("DROP TABLE IF EXISTS stg_rows"))
+    for table in STAGING_TABLES:
+        conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
 
 
 def load_staged(conn: Connection, prepared: PreparedChunk) -> None:
     bulk_insert(conn, "stg_rows", STAGE_COLUMNS, prepared.staged, copy_text=prepared.copy_csv)
+    if prepared.other_key_hashes:
+        bulk_insert(conn, "stg_other_key_hashes", OTHER_KEY_HASH_COLUMNS, prepared.other_key_hashes)
