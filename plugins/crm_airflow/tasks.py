@@ -45,3 +45,52 @@ def ingest_drops(kind: str) -> dict:
             + "; ".join(f"{name}: {reason}" for name, reason in summary["rejected"].items())
         )
     return summary
+
+
+def sync_suppression_lists() -> dict:
+    """Load every pending suppression list and apply it to what is held; counts only."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from crm_hygiene import settings
+    from crm_hygiene.policy import load_policy
+    from crm_hygiene.suppression import sync_inbox
+
+    summary = sync_inbox(
+        crm_engine(), load_policy(), hash_keys(), run_info(),
+        settings.inbox_dir("suppression"), settings.archive_dir("suppression"),
+    ).as_dict()
+    log.info("suppression summary: %s", summary)
+    if summary["files_rejected"]:
+        raise AirflowFailException(
+            f"{summary['files_rejected']} suppression file(s) rejected, see inbox/suppression/rejected/: "
+            + "; ".join(f"{name}: {reason}" for name, reason in summary["rejected"].items())
+        )
+    return summary
+
+
+def process_data_subject_requests() -> dict:
+    """Record and carry out every pending request; fail loudly on rejects and on
+    open requests due within the policy's warning period or overdue."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from crm_hygiene import settings
+    from crm_hygiene.policy import load_policy
+    from crm_hygiene.requests import process_inbox
+
+    summary = process_inbox(
+        crm_engine(), load_policy(), hash_keys(), run_info(),
+        settings.inbox_dir("requests"), settings.archive_dir("requests"), settings.exports_dir() / "dsr",
+    ).as_dict()
+    log.info("data-subject request summary: %s", summary)
+    problems = []
+    if summary["files_rejected"]:
+        problems.append(f"{summary['files_rejected']} request file(s) rejected (see inbox/requests/rejected/)")
+    if summary["overdue"]:
+        problems.append(f"{len(summary['overdue'])} request(s) OVERDUE: {', '.join(summary['overdue'])}")
+    if summary["due_within_warning"]:
+        problems.append(f"{len(summary['due_within_warning'])} open request(s) due within the warning period: "
+                        + ", ".join(summary["due_within_warning"]))
+    if problems:
+        # Everything else is committed; the failure is the alarm a person must act on.
+        raise AirflowFailException("; ".join(problems))
+    return summary

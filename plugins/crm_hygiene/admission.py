@@ -54,7 +54,7 @@ def admit_candidates(
 ) -> AdmissionResult:
     """Run every gate over ``stg_candidates``, then write the admitted into the CRM."""
     candidates = conn.execute(text("SELECT COUNT(*) FROM stg_candidates")).scalar_one()
-    conn.execute(text(read_sql("admission/identity_hashes.sql")))
+    conn.execute(text(read_sql("admission/suppression_hits.sql")))
     gate_params = {"today": run.today}
     blocked = {gate.name: gate.apply(conn, gate_params) for gate in GATES}
 

@@ -29,6 +29,11 @@ def archive_dir(kind: str) -> Path:
     return data_dir() / "archive" / kind
 
 
+def exports_dir() -> Path:
+    """What leaves the company: partner reports, data-subject answers."""
+    return data_dir() / "exports"
+
+
 def default_database_url() -> str:
     """The embedded default: a SQLite file in the data folder."""
     return f"sqlite:///{data_dir() / 'crm.db'}"

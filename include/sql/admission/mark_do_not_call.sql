@@ -4,9 +4,7 @@ UPDATE prospects
 SET do_not_call = TRUE
 WHERE do_not_call = FALSE
   AND match_key IN (
-    SELECT h.identity_key
-    FROM stg_identity_hashes h
+    SELECT h.identity_key FROM stg_suppression_hits h
     JOIN stg_candidates c ON c.identity_key = h.identity_key AND c.admission = 'admit'
-    JOIN suppression_list s ON s.key_type = h.key_type AND s.key_hash = h.key_hash
-    WHERE s.scope = 'phone'
+    WHERE h.scope = 'phone'
   )

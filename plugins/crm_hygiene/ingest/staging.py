@@ -58,7 +58,7 @@ def index_candidates(conn: Connection) -> None:
     conn.execute(text("ANALYZE stg_candidates"))
 
 
-STAGING_TABLES = ("stg_identity_hashes", "stg_candidates", "stg_other_key_hashes", "stg_rows")
+STAGING_TABLES = ("stg_suppression_hits", "stg_candidates", "stg_other_key_hashes", "stg_rows")
 
 
 def drop_staging(conn: Connection) -> None:

@@ -47,6 +47,20 @@ def _validated_domain(domain: str) -> str | None:
         return None
 
 
+def canonical_domain(raw: str | None) -> str | None:
+    """A mail domain as email-validator normalises it, lower-cased; None if empty.
+
+    Raises InvalidEmail when the value is not a mail domain.
+    """
+    domain = unicodedata.normalize("NFC", (raw or "").strip()).lower().lstrip("@")
+    if not domain:
+        return None
+    valid = _validated_domain(domain)
+    if valid is None:
+        raise InvalidEmail("domain")
+    return valid.lower()
+
+
 def canonical_email(raw: str | None) -> str | None:
     """Trimmed, NFC, lower-cased, syntax-checked address; None when empty.
 

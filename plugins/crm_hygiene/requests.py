@@ -1,0 +1,391 @@
+"""Data-subject requests: record each with its deadline, carry it out, report what is due.
+
+Every request is recorded in ``data_subject_requests`` with ``due_at`` one
+calendar month after receipt (Art. 12(3); the period is the policy's), the
+requester held only as the keyed hash of their email match key. Then, each in
+its own transaction:
+
+* access / portability: ``exports/dsr/<request_id>.json`` (written atomically);
+* rectification: the fields in ``details``, validated as the ingest does;
+  audited by field name only; invalid details leave the request open for a person;
+* erasure: the person and everything linked to them go, the hash stays on the
+  suppression list; refused (``legal_hold``) while a legal hold names them;
+* restriction: status ``restricted``; objection: suppressed (Art. 21(3)).
+
+A request matching nobody is answered as such. Open requests due within the
+policy's warning period are reported (ids and counts) for the DAG to fail on.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+
+from sqlalchemy import Connection, DateTime, Engine, bindparam, text
+
+from crm_hygiene.audit import write_audit
+from crm_hygiene.bulk import bulk_insert
+from crm_hygiene.erasure import active_hold_exists, erase
+from crm_hygiene.ingest import files
+from crm_hygiene.ingest.reader import read_header
+from crm_hygiene.ingest.rows import closed_set_value, parse_timestamp, wire_timestamp
+from crm_hygiene.keys import HashKeys, identifier_values
+from crm_hygiene.normalise.country import CountryResolver, UnknownCountry
+from crm_hygiene.normalise.email_address import InvalidEmail, canonical_email, email_match_key
+from crm_hygiene.normalise.phone import InvalidPhone, to_e164
+from crm_hygiene.normalise.text import clean_text, company_key, name_key
+from crm_hygiene.policy import Policy
+from crm_hygiene.run import RunInfo, utc_now
+
+log = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("request_id", "type", "email", "received_at")
+TYPES = ("access", "portability", "rectification", "erasure", "restriction", "objection")
+_QUARANTINE_COLUMNS = (
+    "kind", "source_file", "file_sha256", "row_number", "reasons", "raw_row", "email_match_key", "quarantined_at",
+)
+_DT = DateTime
+
+
+@dataclass
+class Request:
+    request_id: str
+    type: str
+    email_key: str
+    received_at: datetime
+    details: dict
+
+
+@dataclass
+class RequestSummary:
+    files_loaded: int = 0
+    files_already_processed: int = 0
+    rejected: dict[str, str] = field(default_factory=dict)
+    rows_quarantined: int = 0
+    duplicates_ignored: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)  # "type:outcome" -> count
+    open_ids: list[str] = field(default_factory=list)
+    due_soon_ids: list[str] = field(default_factory=list)
+    overdue_ids: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """Counts and request ids only: safe for XCom and logs."""
+        return {
+            "files_loaded": self.files_loaded, "files_already_processed": self.files_already_processed,
+            "files_rejected": len(self.rejected), "rejected": dict(self.rejected),
+            "rows_quarantined": self.rows_quarantined, "duplicates_ignored": self.duplicates_ignored,
+            "outcomes": dict(sorted(self.outcomes.items())),
+            "open": len(self.open_ids), "due_within_warning": sorted(self.due_soon_ids),
+            "overdue": sorted(self.overdue_ids),
+        }
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time())
+
+
+def _parse_row(row: dict[str, str]) -> tuple[Request | None, list[str]]:
+    reasons = []
+    request_id = row.get("request_id", "").strip()
+    if not request_id or len(request_id) > 128:
+        reasons.append("request_id_invalid")
+    kind = closed_set_value(row.get("type", ""))
+    if kind not in TYPES:
+        reasons.append("type_unknown")
+    email_key = None
+    try:
+        email_key = email_match_key(canonical_email(row.get("email", "")))
+    except InvalidEmail:
+        reasons.append("email_invalid")
+    if email_key is None and "email_invalid" not in reasons:
+        reasons.append("email_missing")
+    received_at = None
+    try:
+        received_at = parse_timestamp(row.get("received_at", ""))
+    except ValueError:
+        pass
+    if received_at is None:
+        reasons.append("received_at_invalid")
+    details: dict = {}
+    raw_details = row.get("details", "").strip()
+    if raw_details:
+        try:
+            details = json.loads(raw_details)
+        except json.JSONDecodeError:
+            details = None
+        if not isinstance(details, dict):
+            reasons.append("details_not_json_object")
+    if reasons:
+        return None, reasons
+    return Request(request_id, kind, email_key, received_at, details), []
+
+
+def _read_file(path: Path, sha256: str) -> tuple[list[Request], list[tuple]]:
+    """The file's valid requests, and its bad rows as quarantine rows."""
+    header = read_header(path)
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise files.FileRejected(f"required column(s) missing: {', '.join(missing)}")
+    requests, bad = [], []
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        for row_number, cells in enumerate(reader, start=1):
+            row = dict(zip(header, cells, strict=False))
+            request, reasons = _parse_row(row)
+            if request is None:
+                bad.append(("requests", path.name, sha256, row_number, ";".join(reasons),
+                            json.dumps(row, ensure_ascii=False), email_match_key(row.get("email")),
+                            wire_timestamp(utc_now())))
+            else:
+                requests.append(request)
+    return requests, bad
+
+
+def _record(conn: Connection, request: Request, policy: Policy, keys: HashKeys, run: RunInfo) -> bool:
+    """Insert the request; False if its id was recorded before (a re-drop)."""
+    if conn.execute(text("SELECT 1 FROM data_subject_requests WHERE request_id = :r"),
+                    {"r": request.request_id}).first():
+        return False
+    due_at = policy.data_subject_requests.response_period.after(request.received_at)
+    conn.execute(text(
+        "INSERT INTO data_subject_requests (request_id, type, status, received_at, due_at, subject_hash, "
+        "key_id, recorded_at) VALUES (:r, :t, 'open', :rec, :due, :h, :k, :now)"
+    ).bindparams(bindparam("rec", type_=_DT), bindparam("due", type_=_DT), bindparam("now", type_=_DT)), {
+        "r": request.request_id, "t": request.type, "rec": request.received_at, "due": due_at,
+        "h": keys.current.digest(request.email_key), "k": keys.current.key_id, "now": run.started_at,
+    })
+    return True
+
+
+def _finish(conn: Connection, request: Request, run: RunInfo, status: str, outcome: str, *,
+            prospect_id=None, fields=None, answer_file=None) -> None:
+    conn.execute(text(
+        "UPDATE data_subject_requests SET status = :s, outcome = :o, completed_at = :done, prospect_id = :p, "
+        "fields = :f, answer_file = :a WHERE request_id = :r"
+    ).bindparams(bindparam("done", type_=_DT)), {
+        "s": status, "o": outcome, "done": run.started_at if status != "open" else None, "p": prospect_id,
+        "f": ",".join(fields) if fields else None, "a": answer_file, "r": request.request_id,
+    })
+    write_audit(conn, run, f"dsr_{request.type}", subject_ref=f"request:{request.request_id}",
+                reason=outcome, rows_affected=1 if prospect_id else 0,
+                details={"status": status, **({"fields": ",".join(fields)} if fields else {})})
+
+
+def _held(conn: Connection, email_key: str):
+    return conn.execute(text("SELECT * FROM prospects WHERE match_key = :m"), {"m": f"e:{email_key}"}).mappings().first()
+
+
+def _json_value(value):
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _suppression_entries(conn: Connection, keys: HashKeys, email_key: str, held) -> list[dict]:
+    phone = held["phone_e164"] if held else None
+    hashes = [keys_.digest(v) for _, v in identifier_values(email_key, phone) for keys_ in keys.keys]
+    rows = conn.execute(text(
+        "SELECT key_type, reason, scope, added_at FROM suppression_list WHERE key_hash IN :h ORDER BY added_at"
+    ).bindparams(bindparam("h", expanding=True)), {"h": hashes}).mappings().all()
+    return [{k: _json_value(v) for k, v in r.items()} for r in rows]
+
+
+def _write_answer(conn: Connection, request: Request, policy: Policy, keys: HashKeys, run: RunInfo,
+                  exports_dir: Path, held) -> Path:
+    rules = policy.data_subject_requests
+    answer: dict = {
+        "request_id": request.request_id, "type": request.type,
+        "answered_at": run.started_at.isoformat(), "controller_policy": policy.policy_document,
+        "data_held": held is not None,
+    }
+    if held is not None:
+        sources = conn.execute(text(
+            "SELECT source, source_detail, collected_at, lawful_basis, marketing_consent FROM prospect_sources "
+            "WHERE prospect_id = :p ORDER BY collected_at"), {"p": held["prospect_id"]}).mappings().all()
+        retention = rules.retention_after_last_contact.after(held["last_contact_at"])
+        answer.update({
+            "personal_data": {k: _json_value(v) for k, v in held.items()},
+            "where_it_came_from": [{k: _json_value(v) for k, v in s.items()} for s in sources],
+            "lawful_basis": held["lawful_basis"],
+            "retained_until": _json_value(retention),
+        })
+    answer.update({
+        "purposes": list(rules.purposes),
+        "recipient_categories": list(rules.recipient_categories),
+        "suppression": _suppression_entries(conn, keys, request.email_key, held),
+    })
+    target = exports_dir / f"{request.request_id}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(json.dumps(answer, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    os.replace(tmp, target)  # atomic: a reader sees the whole answer or none
+    return target
+
+
+def _rectify(conn: Connection, request: Request, policy: Policy, keys: HashKeys, held) -> list[str] | None:
+    """Apply the corrected fields; None (nothing changed) if any is unknown or invalid."""
+    allowed = set(policy.data_subject_requests.rectifiable_fields)
+    details = request.details
+    if not details or set(details) - allowed:
+        return None
+    countries = CountryResolver(policy.input_validation.country_aliases)
+    values: dict = {}
+    try:
+        for name, raw in details.items():
+            raw = "" if raw is None else str(raw)
+            if name == "country":
+                values[name] = countries.to_alpha2(raw)
+            elif name == "phone":
+                values["phone_e164"] = to_e164(raw, details.get("country") and countries.to_alpha2(
+                    str(details["country"])) or held["country"])
+            else:
+                values[name] = clean_text(raw)
+    except (UnknownCountry, InvalidPhone):
+        return None
+    first = values.get("first_name", held["first_name"])
+    last = values.get("last_name", held["last_name"])
+    values["name_key"] = name_key(first, last)
+    values["company_key"] = company_key(values.get("company", held["company"]))
+    if "phone_e164" in values:
+        phone = values["phone_e164"]
+        values["phone_hash"] = keys.current.digest(phone) if phone else None
+    columns = sorted(values)
+    assignments = ", ".join(f"{c} = :{c}" for c in columns)  # column names from the policy's closed list
+    conn.execute(text(f"UPDATE prospects SET {assignments}, updated_at = :now WHERE prospect_id = :pid")  # noqa: S608
+                 .bindparams(bindparam("now", type_=_DT)),
+                 {**values, "now": utc_now(), "pid": held["prospect_id"]})
+    return sorted(details)
+
+
+def _suppress(conn: Connection, keys: HashKeys, email_key: str, reason: str, now: datetime) -> None:
+    conn.execute(text(
+        "INSERT INTO suppression_list (key_type, key_hash, key_id, reason, scope, added_at) "
+        "VALUES ('email', :h, :k, :r, 'all', :now) ON CONFLICT (key_type, key_hash, key_id, scope, reason) DO NOTHING"
+    ).bindparams(bindparam("now", type_=_DT)),
+        {"h": keys.current.digest(email_key), "k": keys.current.key_id, "r": reason, "now": now})
+
+
+def carry_out(engine: Engine, request: Request, policy: Policy, keys: HashKeys, run: RunInfo,
+              exports_dir: Path) -> str | None:
+    """Record one request and carry it out in one transaction; None if recorded before.
+
+    A failure leaves no trace of the request, so the re-run (the file is
+    archived only after all its requests) records and carries it out afresh.
+    """
+    delete_after: list[str] = []
+    with engine.begin() as conn:
+        if not _record(conn, request, policy, keys, run):
+            return None
+        held = _held(conn, request.email_key)
+        pid = held["prospect_id"] if held else None
+        kind = request.type
+        if kind in ("access", "portability"):
+            answer = _write_answer(conn, request, policy, keys, run, exports_dir, held)
+            outcome = "answered" if held else "answered_not_held"
+            _finish(conn, request, run, "completed", outcome, prospect_id=pid, answer_file=str(answer))
+        elif kind == "rectification":
+            if held is None:
+                outcome = "not_held"
+                _finish(conn, request, run, "completed", outcome)
+            else:
+                fields = _rectify(conn, request, policy, keys, held)
+                outcome = "rectified" if fields else "details_invalid"
+                # Invalid details need a person to go back to the requester: left open.
+                _finish(conn, request, run, "completed" if fields else "open", outcome,
+                        prospect_id=pid, fields=fields)
+        elif kind == "erasure":
+            if active_hold_exists(conn, keys, request.email_key, run.started_at):
+                outcome = "legal_hold"
+                _finish(conn, request, run, "refused", outcome, prospect_id=pid)
+            else:
+                result = erase(conn, run, keys, prospect_ids_sql="SELECT prospect_id FROM prospects WHERE match_key = :m",
+                               params={"m": f"e:{request.email_key}"}, subject_ref=f"request:{request.request_id}",
+                               reason="erasure request", email_keys=(request.email_key,))
+                delete_after = result.answer_files
+                outcome = "erased" if result.erased else "not_held_suppressed"
+                _finish(conn, request, run, "completed", outcome)
+        elif kind == "restriction":
+            if held is None:
+                outcome = "not_held"
+            else:
+                conn.execute(text("UPDATE prospects SET status = 'restricted', updated_at = :now "
+                                  "WHERE prospect_id = :p").bindparams(bindparam("now", type_=_DT)),
+                             {"now": run.started_at, "p": pid})
+                outcome = "restricted"
+            _finish(conn, request, run, "completed", outcome, prospect_id=pid)
+        else:  # objection: absolute for direct marketing (Art. 21(3)), held or not
+            _suppress(conn, keys, request.email_key, "objection", run.started_at)
+            if held is not None:
+                conn.execute(text("UPDATE prospects SET status = 'suppressed', updated_at = :now "
+                                  "WHERE prospect_id = :p AND status = 'active'").bindparams(
+                    bindparam("now", type_=_DT)), {"now": run.started_at, "p": pid})
+            outcome = "suppressed" if held else "not_held_suppressed"
+            _finish(conn, request, run, "completed", outcome, prospect_id=pid)
+    for answer in delete_after:
+        Path(answer).unlink(missing_ok=True)
+    return outcome
+
+
+def due_report(engine: Engine, policy: Policy, run: RunInfo, summary: RequestSummary) -> None:
+    """Open requests, those due within the warning period and those overdue (ids only)."""
+    today = _start_of(run.today)
+    warn_until = policy.data_subject_requests.warn_before.after(today)
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT request_id, due_at FROM data_subject_requests WHERE status = 'open' ORDER BY due_at")).all()
+    summary.open_ids = [r[0] for r in rows]
+    summary.overdue_ids = [r[0] for r in rows if r[1] < today]
+    summary.due_soon_ids = [r[0] for r in rows if today <= r[1] < warn_until]
+
+
+def process_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inbox: Path,
+                  archive_dir: Path, exports_dir: Path) -> RequestSummary:
+    summary = RequestSummary()
+    for path in files.pending_files(inbox):
+        sha256 = files.sha256_of(path)
+        archived_as = files.archive_target(path, archive_dir, sha256)
+        with engine.connect() as conn:
+            seen = conn.execute(text("SELECT 1 FROM ingested_files WHERE sha256 = :s"), {"s": sha256}).first()
+        if seen:
+            files.archive(path, archived_as)
+            summary.files_already_processed += 1
+            continue
+        try:
+            requests, bad = _read_file(path, sha256)
+        except files.FileRejected as exc:
+            files.reject(path, str(exc))
+            with engine.begin() as conn:
+                write_audit(conn, run, "file_rejected", subject_ref=f"file:{path.name}", reason=str(exc))
+            summary.rejected[path.name] = str(exc)
+            continue
+        for request in sorted(requests, key=lambda r: r.received_at):
+            outcome = carry_out(engine, request, policy, keys, run, exports_dir)
+            if outcome is None:
+                summary.duplicates_ignored += 1
+                continue
+            key = f"{request.type}:{outcome}"
+            summary.outcomes[key] = summary.outcomes.get(key, 0) + 1
+        # The file counts as processed only once every request in it is recorded.
+        with engine.begin() as conn:
+            bulk_insert(conn, "quarantine", _QUARANTINE_COLUMNS, bad)
+            conn.execute(text(
+                "INSERT INTO ingested_files (kind, file_name, sha256, size_bytes, archived_as, dag_id, run_id, "
+                "processed_at, rows_read, rows_quarantined) VALUES ('requests', :n, :s, :size, :a, :d, :r, :at, "
+                ":read, :bad)").bindparams(bindparam("at", type_=_DT)), {
+                "n": path.name, "s": sha256, "size": path.stat().st_size, "a": archived_as.name,
+                "d": run.dag_id, "r": run.run_id, "at": utc_now(), "read": len(requests) + len(bad),
+                "bad": len(bad)})
+            if bad:
+                write_audit(conn, run, "quarantine_rows", subject_ref=f"file:{sha256}",
+                            reason="request rows failed checks", rows_affected=len(bad))
+        summary.rows_quarantined += len(bad)
+        files.archive(path, archived_as)
+        summary.files_loaded += 1
+    due_report(engine, policy, run, summary)
+    return summary

@@ -1,0 +1,259 @@
+"""Suppression lists: load dropped lists as keyed hashes and apply them to what is held.
+
+A list row names a person by email, email HMAC, phone or domain; only HMACs
+under the current key are stored (``email_hmac`` values are taken as given).
+Then, set-based: entries with reason ``erasure`` delete the people they match,
+scope ``all``/``email`` entries set status ``suppressed`` (out of
+``marketing_prospects`` at once), scope ``phone`` entries set ``do_not_call``.
+Plaintext from the file is never stored or logged; a bad row is quarantined
+with its identifying cells redacted.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Connection, DateTime, Engine, bindparam, text
+
+from crm_hygiene.audit import write_audit
+from crm_hygiene.bulk import bulk_insert
+from crm_hygiene.db import read_sql
+from crm_hygiene.erasure import erase
+from crm_hygiene.ingest import files
+from crm_hygiene.ingest.reader import read_header
+from crm_hygiene.ingest.rows import closed_set_value, parse_timestamp, wire_timestamp
+from crm_hygiene.keys import HEX_HMAC, HashKeys
+from crm_hygiene.normalise.email_address import InvalidEmail, canonical_domain, canonical_email, email_match_key
+from crm_hygiene.normalise.phone import InvalidPhone, to_e164
+from crm_hygiene.policy import Policy
+from crm_hygiene.rehash import rehash_stale_prospects
+from crm_hygiene.run import RunInfo, utc_now
+
+log = logging.getLogger(__name__)
+
+KEY_COLUMNS = ("email", "email_hmac", "phone", "domain")
+_CHUNK_ROWS = 20_000
+_STAGE_COLUMNS = ("key_type", "key_hash", "key_id", "reason", "scope", "added_at", "rescreen_at")
+_QUARANTINE_COLUMNS = (
+    "kind", "source_file", "file_sha256", "row_number", "reasons", "raw_row", "email_match_key", "quarantined_at",
+)
+
+
+@dataclass
+class SuppressionCounts:
+    rows_read: int = 0
+    rows_quarantined: int = 0
+    entries_in_file: int = 0
+    entries_added: int = 0
+    held_suppressed: int = 0
+    held_do_not_call: int = 0
+    held_erased: int = 0
+    erasure_refused_legal_hold: int = 0
+
+
+@dataclass
+class SuppressionSummary:
+    files_loaded: int = 0
+    files_already_processed: int = 0
+    prospects_rehashed: int = 0
+    rejected: dict[str, str] = field(default_factory=dict)
+    totals: SuppressionCounts = field(default_factory=SuppressionCounts)
+    tps_due_for_rescreen: int = 0
+
+    def as_dict(self) -> dict:
+        """Counts and file names only: safe for XCom and logs."""
+        return {
+            "files_loaded": self.files_loaded, "files_already_processed": self.files_already_processed,
+            "files_rejected": len(self.rejected), "rejected": dict(self.rejected),
+            "prospects_rehashed": self.prospects_rehashed, "tps_due_for_rescreen": self.tps_due_for_rescreen,
+            **asdict(self.totals),
+        }
+
+
+def _check_header(header: list[str]) -> None:
+    if "reason" not in header:
+        raise files.FileRejected("required column 'reason' is missing")
+    if not any(c in header for c in KEY_COLUMNS):
+        raise files.FileRejected(f"needs at least one of the columns {', '.join(KEY_COLUMNS)}")
+
+
+def _entries_for_row(row: dict[str, str], policy: Policy, keys: HashKeys, run: RunInfo):
+    """(entries, reasons): the row's stored entries, or why it cannot be used."""
+    rules = policy.suppression
+    reasons: list[str] = []
+    reason = closed_set_value(row.get("reason", ""))
+    if reason not in rules.reasons:
+        reasons.append("reason_unknown")
+    scope = closed_set_value(row.get("scope", "")) or rules.default_scope
+    if scope not in rules.scopes:
+        reasons.append("scope_unknown")
+    try:
+        added_at = parse_timestamp(row.get("added_at", "")) or run.started_at
+    except ValueError:
+        reasons.append("added_at_invalid")
+        added_at = run.started_at
+
+    values: list[tuple[str, str, bool]] = []  # key_type, value, already a hash
+    try:
+        if key := email_match_key(canonical_email(row.get("email", ""))):
+            values.append(("email", key, False))
+    except InvalidEmail:
+        reasons.append("email_invalid")
+    given_hmac = row.get("email_hmac", "").strip().lower()
+    if given_hmac:
+        if HEX_HMAC.match(given_hmac):
+            values.append(("email", given_hmac, True))
+        else:
+            reasons.append("email_hmac_invalid")
+    try:
+        if phone := to_e164(row.get("phone", ""), rules.default_phone_region):
+            values.append(("phone", phone, False))
+    except InvalidPhone:
+        reasons.append("phone_invalid")
+    try:
+        if domain := canonical_domain(row.get("domain", "")):
+            values.append(("domain", domain, False))
+    except InvalidEmail:
+        reasons.append("domain_invalid")
+    if not values and not reasons:
+        reasons.append("no_key")
+    if reasons:
+        return [], reasons
+
+    rescreen_at = None
+    if reason == rules.tps.reason:
+        rescreen_at = rules.tps.rescreen_period.after(added_at.date()).isoformat()
+    current = keys.current
+    entries = [
+        (key_type, value if hashed else current.digest(value), current.key_id, reason, scope,
+         wire_timestamp(added_at), rescreen_at)
+        for key_type, value, hashed in values
+    ]
+    return entries, []
+
+
+def _redacted(row: dict[str, str]) -> str:
+    """The row for quarantine with its identifying cells replaced: an opt-out's
+    address must not be kept in plain just because the row was malformed."""
+    return json.dumps({k: ("[redacted]" if k in KEY_COLUMNS and v.strip() else v) for k, v in row.items()},
+                      ensure_ascii=False)
+
+
+def _stage_file(conn: Connection, path: Path, sha256: str, header: list[str], policy: Policy,
+                keys: HashKeys, run: RunInfo, counts: SuppressionCounts) -> None:
+    conn.execute(text("DROP TABLE IF EXISTS stg_suppression"))
+    conn.execute(text(
+        "CREATE TEMPORARY TABLE stg_suppression (key_type TEXT, key_hash TEXT, key_id TEXT, reason TEXT, "
+        "scope TEXT, added_at TIMESTAMP, rescreen_at DATE)"))
+    quarantined_at = wire_timestamp(utc_now())
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        row_number = 0
+        while batch := list(itertools.islice(reader, _CHUNK_ROWS)):
+            staged, bad = [], []
+            for cells in batch:
+                row_number += 1
+                row = dict(zip(header, cells, strict=False))
+                entries, reasons = _entries_for_row(row, policy, keys, run)
+                if reasons:
+                    bad.append(("suppression", path.name, sha256, row_number, ";".join(reasons),
+                                _redacted(row), None, quarantined_at))
+                staged += entries
+            bulk_insert(conn, "stg_suppression", _STAGE_COLUMNS, staged)
+            bulk_insert(conn, "quarantine", _QUARANTINE_COLUMNS, bad)
+            counts.rows_read += len(batch)
+            counts.rows_quarantined += len(bad)
+            counts.entries_in_file += len(staged)
+    conn.execute(text("CREATE INDEX ix_stg_suppression_hash ON stg_suppression (key_hash)"))
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ANALYZE stg_suppression"))
+
+
+def _apply_to_held(conn: Connection, policy: Policy, keys: HashKeys, run: RunInfo, sha256: str,
+                   counts: SuppressionCounts) -> list[str]:
+    """Erase, suppress and mark do-not-call what the staged entries name; returns answer files to delete."""
+    now = {"now": run.started_at}
+    erased = erase(conn, run, keys, prospect_ids_sql=read_sql("suppression/erasure_targets.sql").rstrip(),
+                   params={"erasing": list(policy.suppression.erasing_reasons)},
+                   subject_ref=f"file:{sha256}", reason="suppression list erasure entries")
+    counts.held_erased += erased.erased
+    counts.erasure_refused_legal_hold += erased.refused_legal_hold
+    stmt = text(read_sql("suppression/suppress_held.sql")).bindparams(bindparam("now", type_=DateTime))
+    counts.held_suppressed += conn.execute(stmt, now).rowcount
+    stmt = text(read_sql("suppression/mark_do_not_call.sql")).bindparams(bindparam("now", type_=DateTime))
+    counts.held_do_not_call += conn.execute(stmt, now).rowcount
+    return erased.answer_files
+
+
+def sync_file(engine: Engine, path: Path, policy: Policy, keys: HashKeys, run: RunInfo,
+              archive_dir: Path) -> SuppressionCounts | None:
+    """Load one list and apply it, in one transaction; None if these bytes were seen before."""
+    sha256 = files.sha256_of(path)
+    with engine.connect() as conn:
+        seen = conn.execute(text("SELECT 1 FROM ingested_files WHERE sha256 = :s"), {"s": sha256}).first()
+    archived_as = files.archive_target(path, archive_dir, sha256)
+    if seen:
+        files.archive(path, archived_as)
+        return None
+    header = read_header(path)
+    _check_header(header)
+    counts = SuppressionCounts()
+    with engine.begin() as conn:
+        before = conn.execute(text("SELECT COUNT(*) FROM suppression_list")).scalar_one()
+        _stage_file(conn, path, sha256, header, policy, keys, run, counts)
+        conn.execute(text(read_sql("suppression/insert_entries.sql")))
+        counts.entries_added = conn.execute(text("SELECT COUNT(*) FROM suppression_list")).scalar_one() - before
+        answer_files = _apply_to_held(conn, policy, keys, run, sha256, counts)
+        conn.execute(text("DROP TABLE stg_suppression"))
+        conn.execute(text(
+            "INSERT INTO ingested_files (kind, file_name, sha256, size_bytes, archived_as, dag_id, run_id, "
+            "processed_at, rows_read, rows_quarantined) VALUES ('suppression', :name, :sha, :size, :archived, "
+            ":dag, :run, :at, :read, :quarantined)").bindparams(bindparam("at", type_=DateTime)),
+            {"name": path.name, "sha": sha256, "size": path.stat().st_size, "archived": archived_as.name,
+             "dag": run.dag_id, "run": run.run_id, "at": utc_now(), "read": counts.rows_read,
+             "quarantined": counts.rows_quarantined})
+        write_audit(conn, run, "suppression_list_applied", subject_ref=f"file:{sha256}",
+                    reason="suppression list", rows_affected=counts.entries_added, details=asdict(counts))
+    for answer in answer_files:
+        Path(answer).unlink(missing_ok=True)
+    files.archive(path, archived_as)
+    return counts
+
+
+def tps_due_for_rescreen(engine: Engine, run: RunInfo) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT COUNT(*) FROM suppression_list WHERE rescreen_at IS NOT NULL AND rescreen_at <= :today"
+        ), {"today": run.today.isoformat()}).scalar_one()
+
+
+def sync_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inbox: Path,
+               archive_dir: Path) -> SuppressionSummary:
+    """Rehash held people after a key rotation, then load and apply every pending list."""
+    summary = SuppressionSummary()
+    summary.prospects_rehashed = rehash_stale_prospects(engine, keys, run)
+    for path in files.pending_files(inbox):
+        try:
+            counts = sync_file(engine, path, policy, keys, run, archive_dir)
+        except files.FileRejected as exc:
+            files.reject(path, str(exc))
+            with engine.begin() as conn:
+                write_audit(conn, run, "file_rejected", subject_ref=f"file:{path.name}", reason=str(exc))
+            summary.rejected[path.name] = str(exc)
+            continue
+        if counts is None:
+            summary.files_already_processed += 1
+            continue
+        summary.files_loaded += 1
+        for name, value in asdict(counts).items():
+            setattr(summary.totals, name, getattr(summary.totals, name) + value)
+        log.info("%s: %s", path.name, asdict(counts))
+    summary.tps_due_for_rescreen = tps_due_for_rescreen(engine, run)
+    return summary
+

@@ -1,0 +1,44 @@
+"""Drop files for tests: the contract's headers, row builders, and running an ingest."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+from conftest import write_csv
+
+from crm_hygiene.ingest.pipeline import ingest_inbox
+from crm_hygiene.keys import parse_hash_keys
+from crm_hygiene.policy import load_policy
+from crm_hygiene.run import RunInfo
+
+RESEARCH_HEADER = ["first_name", "last_name", "email", "phone", "company", "job_title", "country",
+                   "source", "source_url", "collected_at", "date_of_birth", "age", "notes"]
+EVENT_HEADER = ["event_name", "event_date", "first_name", "last_name", "email", "phone", "company",
+                "job_title", "country", "marketing_consent", "date_of_birth", "age", "notes"]
+ENQUIRY_HEADER = ["received_at", "channel", "first_name", "last_name", "email", "phone", "company",
+                  "job_title", "country", "marketing_consent", "referred_by_email", "notes"]
+TODAY = date(2026, 11, 24)
+POLICY = load_policy()
+KEYS = parse_hash_keys(os.environ["CRM_HASH_KEY"])
+
+
+def research_row(first, last, email, *, phone="", company="Acme Ltd", title="CTO", country="UK",
+                 source="linkedin", url="", collected="2026-03-01"):
+    return [first, last, email, phone, company, title, country, source, url, collected, "", "", ""]
+
+
+def event_row(first, last, email, consent, *, event="DataConf", day="2026-05-01", phone="", company="Acme Ltd",
+              title="CTO", country="UK"):
+    return [event, day, first, last, email, phone, company, title, country, consent, "", "", ""]
+
+
+def enquiry_row(first, last, email, channel, consent, *, received="2026-06-01", referred_by=""):
+    return [received, channel, first, last, email, "", "Acme Ltd", "CTO", "UK", consent, referred_by, ""]
+
+
+def ingest(crm, data_dir, kind, name, header, rows, run_id="run-1"):
+    inbox = data_dir / "inbox" / kind.name
+    write_csv(inbox / name, header, rows)
+    run = RunInfo(dag_id=f"ingest_{kind.name}", run_id=run_id, today=TODAY)
+    return ingest_inbox(crm.engine, kind, POLICY, KEYS, run, inbox, data_dir / "archive" / kind.name).as_dict()
