@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
-from sqlalchemy import Connection, DateTime, Engine, bindparam, text
+from sqlalchemy import Boolean, Connection, Date, DateTime, Engine, String, bindparam, text
 
 from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
@@ -177,8 +177,13 @@ def _finish(conn: Connection, request: Request, run: RunInfo, status: str, outco
                 details={"status": status, **({"fields": ",".join(fields)} if fields else {})})
 
 
+# Typed so SQLite's text timestamps come back as datetimes, as on PostgreSQL.
+_HELD = text("SELECT * FROM prospects WHERE match_key = :m").columns(
+    first_seen_at=_DT, last_contact_at=_DT, created_at=_DT, updated_at=_DT, art14_notice_due_at=Date)
+
+
 def _held(conn: Connection, email_key: str):
-    return conn.execute(text("SELECT * FROM prospects WHERE match_key = :m"), {"m": f"e:{email_key}"}).mappings().first()
+    return conn.execute(_HELD, {"m": f"e:{email_key}"}).mappings().first()
 
 
 def _json_value(value):
@@ -207,7 +212,8 @@ def _write_answer(conn: Connection, request: Request, policy: Policy, keys: Hash
     if held is not None:
         sources = conn.execute(text(
             "SELECT source, source_detail, collected_at, lawful_basis, marketing_consent FROM prospect_sources "
-            "WHERE prospect_id = :p ORDER BY collected_at"), {"p": held["prospect_id"]}).mappings().all()
+            "WHERE prospect_id = :p ORDER BY collected_at").columns(collected_at=_DT, marketing_consent=Boolean),
+            {"p": held["prospect_id"]}).mappings().all()
         retention = rules.retention_after_last_contact.after(held["last_contact_at"])
         answer.update({
             "personal_data": {k: _json_value(v) for k, v in held.items()},
@@ -338,7 +344,8 @@ def due_report(engine: Engine, policy: Policy, run: RunInfo, summary: RequestSum
     warn_until = policy.data_subject_requests.warn_before.after(today)
     with engine.connect() as conn:
         rows = conn.execute(text(
-            "SELECT request_id, due_at FROM data_subject_requests WHERE status = 'open' ORDER BY due_at")).all()
+            "SELECT request_id, due_at FROM data_subject_requests WHERE status = 'open' ORDER BY due_at"
+        ).columns(request_id=String, due_at=_DT)).all()
     summary.open_ids = [r[0] for r in rows]
     summary.overdue_ids = [r[0] for r in rows if r[1] < today]
     summary.due_soon_ids = [r[0] for r in rows if today <= r[1] < warn_until]
