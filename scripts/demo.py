@@ -7,10 +7,13 @@ Safe to run again: the same sample bytes are recognised and change nothing.
 
 from __future__ import annotations
 
+import csv
+import os
+import secrets
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +25,52 @@ from crm_hygiene.db import make_engine  # noqa: E402
 from crm_hygiene.sample_data import generate_inbox  # noqa: E402
 
 # Every DAG that exists so far, in the order data flows through them.
-DAG_IDS = ("ingest_research_lists", "ingest_event_lists", "ingest_enquiries")
+INGEST_DAG_IDS = ("ingest_research_lists", "ingest_event_lists", "ingest_enquiries")
+ACTING_DAG_IDS = ("sync_suppression_lists", "process_data_subject_requests")
+
+
+def demo_hash_key(data_dir: Path) -> None:
+    """Production refuses to run without CRM_HASH_KEY; the demo makes one, once, and says so."""
+    if os.environ.get("CRM_HASH_KEY"):
+        return
+    key_file = data_dir / ".demo_hash_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+        key_file.chmod(0o600)
+        print(f"  generated a DEMO hashing key in {key_file} (never do this in production: set CRM_HASH_KEY)")
+    os.environ["CRM_HASH_KEY"] = key_file.read_text(encoding="utf-8").strip()
+
+
+def drop_suppressions_and_requests(data_dir: Path, today: date) -> None:
+    """A small suppression list and one request of each type, about people now held.
+
+    Dropped once: a second demo finds them archived and drops nothing new, so
+    re-running the demo changes nothing.
+    """
+    if list((data_dir / "archive" / "suppression").glob("*demo-suppression-*.csv")):
+        return
+    engine = make_engine(settings.database_url_from_env())
+    with engine.connect() as conn:
+        from sqlalchemy import text
+
+        emails = [r[0] for r in conn.execute(text(
+            "SELECT email FROM prospects WHERE email IS NOT NULL AND status = 'active' ORDER BY prospect_id LIMIT 12"))]
+    if len(emails) < 12:
+        return
+    received = (today - timedelta(days=3)).isoformat()
+    with (data_dir / "inbox" / "suppression" / f"demo-suppression-{today}.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["reason", "email", "scope", "added_at"])
+        for reason, email in zip(("unsubscribe", "hard_bounce", "complaint", "erasure"), emails[:4], strict=True):
+            writer.writerow([reason, email.upper(), "all", received])
+    with (data_dir / "inbox" / "requests" / f"demo-requests-{today}.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["request_id", "type", "email", "received_at", "details"])
+        for i, (kind, email) in enumerate(zip(
+                ("access", "portability", "rectification", "erasure", "restriction", "objection"),
+                emails[4:10], strict=True)):
+            details = '{"job_title": "Head of Data"}' if kind == "rectification" else ""
+            writer.writerow([f"DEMO-{today:%Y%m%d}-{i + 1}", kind, email, received, details])
 ROWS = 2000
 SEED = 42
 
@@ -45,15 +93,22 @@ def main() -> int:
     data_dir = settings.data_dir()
     print(f"1. Sample data ({ROWS} rows, seed {SEED}) into {data_dir / 'inbox'}")
     generate_inbox(data_dir, rows=ROWS, seed=SEED, today=today)
+    for kind in ("suppression", "requests"):
+        (data_dir / "inbox" / kind).mkdir(parents=True, exist_ok=True)
+    demo_hash_key(data_dir)
     print(f"2. Running every DAG with `airflow dags test DAG_ID {today}` (SQLite)")
-    results = [run_dag(dag_id, today.isoformat()) for dag_id in DAG_IDS]
+    results = [run_dag(dag_id, today.isoformat()) for dag_id in INGEST_DAG_IDS]
+    drop_suppressions_and_requests(data_dir, today)
+    results += [run_dag(dag_id, today.isoformat()) for dag_id in ACTING_DAG_IDS]
     print("3. What the CRM holds now")
     for label, value in summary_counts(make_engine(settings.database_url_from_env())).items():
         print(f"  {label:<40} {value:>8,}")
     print(f"""
 Where to look
   CRM database      {data_dir / 'crm.db'}   (sqlite3 it; tables prospects, marketing_prospects,
-                    prospect_sources, quarantine, audit_log, ingested_files)
+                    prospect_sources, quarantine, audit_log, ingested_files, suppression_list,
+                    data_subject_requests)
+  request answers   {data_dir / 'exports' / 'dsr'}/<request_id>.json
   processed drops   {data_dir / 'archive'}
   rejected drops    {data_dir / 'inbox'}/<kind>/rejected/ (with .reason.txt)
   Airflow UI        AIRFLOW_HOME=.airflow .venv/bin/airflow standalone   then http://localhost:8080

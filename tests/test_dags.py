@@ -18,6 +18,7 @@ CONTRACT_DAG_IDS = {
     "process_data_subject_requests", "ingest_applicants", "retention_sweep", "partner_aggregate_reports",
 }
 INGEST_DAGS = {"ingest_research_lists": "research", "ingest_event_lists": "events", "ingest_enquiries": "enquiries"}
+BUILT_DAGS = sorted([*INGEST_DAGS, "sync_suppression_lists", "process_data_subject_requests"])
 HEAVY_MODULES = {"pandas", "numpy", "great_expectations", "sqlalchemy", "phonenumbers", "email_validator",
                  "pycountry", "faker", "psycopg"}
 LOGICAL_DATE = datetime(2032, 1, 1, tzinfo=UTC)
@@ -39,10 +40,10 @@ def test_every_dag_file_imports_cleanly(dagbag):
 
 def test_dag_ids_are_the_contracts(dagbag):
     assert set(dagbag.dag_ids) <= CONTRACT_DAG_IDS
-    assert set(INGEST_DAGS) <= set(dagbag.dag_ids)
+    assert set(BUILT_DAGS) <= set(dagbag.dag_ids)
 
 
-@pytest.mark.parametrize("dag_id", sorted(INGEST_DAGS))
+@pytest.mark.parametrize("dag_id", BUILT_DAGS)
 def test_dag_conventions(dagbag, dag_id):
     dag = dagbag.get_dag(dag_id)
     assert dag.tags and "crm" in dag.tags
@@ -118,3 +119,55 @@ def test_rejected_file_fails_the_run_visibly(dagbag, crm, data_dir, monkeypatch)
     assert (inbox / "rejected" / "broken.csv").exists()
     assert "required column 'event_date' is missing" in (inbox / "rejected" / "broken.csv.reason.txt").read_text()
     assert crm.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'file_rejected'") == 1
+
+
+def test_suppression_dag_applies_a_list_and_reruns_change_nothing(dagbag, crm, data_dir, monkeypatch):
+    write_csv(data_dir / "inbox" / "research" / "r.csv",
+              ["first_name", "last_name", "email", "phone", "company", "job_title", "country", "source",
+               "source_url", "collected_at"],
+              [["Ann", "Lee", "ann@acme.com", "", "Acme", "CTO", "UK", "linkedin", "", "2031-06-01"]])
+    assert _run(dagbag.get_dag("ingest_research_lists"), monkeypatch, crm).state == "success"
+    write_csv(data_dir / "inbox" / "suppression" / "s.csv", ["reason", "email"], [["unsubscribe", "ANN+x@acme.com"]])
+    dag = dagbag.get_dag("sync_suppression_lists")
+    assert _run(dag, monkeypatch, crm).state == "success"
+    assert crm.scalar("SELECT status FROM prospects") == "suppressed"
+    assert crm.scalar("SELECT COUNT(*) FROM marketing_prospects") == 0
+    state = (crm.rows("SELECT * FROM suppression_list"), _crm_state(crm))
+    assert _run(dag, monkeypatch, crm).state == "success"
+    assert (crm.rows("SELECT * FROM suppression_list"), _crm_state(crm)) == state
+
+
+def test_request_dag_answers_and_fails_loudly_a_week_before_an_open_request_falls_due(
+        dagbag, crm, data_dir, monkeypatch):
+    dag = dagbag.get_dag("process_data_subject_requests")
+    header = ["request_id", "type", "email", "received_at", "details"]
+    write_csv(data_dir / "inbox" / "requests" / "a.csv", header,
+              [["REQ-1", "access", "nobody@acme.com", "2031-12-30", ""]])
+    assert _run(dag, monkeypatch, crm).state == "success"
+    assert (data_dir / "exports" / "dsr" / "REQ-1.json").exists()
+    # Received 2031-12-05, due 2032-01-05: on the run date 2032-01-01 it is due within the week.
+    write_csv(data_dir / "inbox" / "requests" / "b.csv", header,
+              [["REQ-2", "rectification", "nobody@acme.com", "2031-12-05", '{"salary": "1"}']])
+    ingest_row = [["Nobody", "Here", "nobody@acme.com", "", "Acme", "CTO", "UK", "linkedin", "", "2031-06-01"]]
+    write_csv(data_dir / "inbox" / "research" / "r.csv",
+              ["first_name", "last_name", "email", "phone", "company", "job_title", "country", "source",
+               "source_url", "collected_at"], ingest_row)
+    assert _run(dagbag.get_dag("ingest_research_lists"), monkeypatch, crm).state == "success"
+    assert _run(dag, monkeypatch, crm).state == "failed"
+    assert crm.scalar("SELECT status FROM data_subject_requests WHERE request_id = 'REQ-2'") == "open"
+
+
+def test_no_plugin_module_shadows_an_installed_module():
+    """Airflow's plugin loading imported plugins/crm_hygiene/requests.py as the
+    top-level 'requests' despite .airflowignore, breaking every task: keep
+    module names under plugins/ distinct from anything installed."""
+    import importlib.util
+
+    clashes = []
+    for path in (REPO / "plugins").rglob("*.py"):
+        if path.stem == "__init__":
+            continue
+        spec = importlib.util.find_spec(path.stem) if path.stem.isidentifier() else None
+        if spec is not None and spec.origin and not spec.origin.startswith(str(REPO / "plugins")):
+            clashes.append(f"{path.relative_to(REPO)} shadows {spec.origin}")
+    assert not clashes

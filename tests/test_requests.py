@@ -23,8 +23,8 @@ from drops import (
 from sqlalchemy import inspect, text
 
 from crm_hygiene.ingest.kinds import ENQUIRIES, EVENTS, RESEARCH
-from crm_hygiene.requests import process_inbox
 from crm_hygiene.run import RunInfo
+from crm_hygiene.subject_requests import process_inbox
 
 REQUEST_HEADER = ["request_id", "type", "email", "received_at", "details"]
 

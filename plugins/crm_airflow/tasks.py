@@ -75,7 +75,7 @@ def process_data_subject_requests() -> dict:
 
     from crm_hygiene import settings
     from crm_hygiene.policy import load_policy
-    from crm_hygiene.requests import process_inbox
+    from crm_hygiene.subject_requests import process_inbox
 
     summary = process_inbox(
         crm_engine(), load_policy(), hash_keys(), run_info(),

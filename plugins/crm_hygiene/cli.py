@@ -41,6 +41,10 @@ SUMMARY_QUERIES = {
     ),
     "prospects held": "SELECT COUNT(*) FROM prospects",
     "prospects marketing may email": "SELECT COUNT(*) FROM marketing_prospects",
+    "prospects suppressed": "SELECT COUNT(*) FROM prospects WHERE status = 'suppressed'",
+    "suppression keys (hashes only)": "SELECT COUNT(*) FROM suppression_list",
+    "data-subject requests (open)": "SELECT COUNT(*) FROM data_subject_requests WHERE status = 'open'",
+    "data-subject requests (done or refused)": "SELECT COUNT(*) FROM data_subject_requests WHERE status <> 'open'",
     "audit log entries": "SELECT COUNT(*) FROM audit_log",
 }
 
