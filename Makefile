@@ -64,6 +64,7 @@ test: venv airflow-db lint
 
 bench: venv
 	$(PY) bench/ingest_bench.py
+	$(PY) bench/suppression_bench.py
 
 lock:
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv

@@ -27,6 +27,7 @@ from crm_hygiene.erasure import erase
 from crm_hygiene.ingest import files
 from crm_hygiene.ingest.reader import read_header
 from crm_hygiene.ingest.rows import closed_set_value, parse_timestamp, wire_timestamp
+from crm_hygiene.ingest.staging import PG_WORK_MEM
 from crm_hygiene.keys import HEX_HMAC, HashKeys
 from crm_hygiene.normalise.email_address import InvalidEmail, canonical_domain, canonical_email, email_match_key
 from crm_hygiene.normalise.phone import InvalidPhone, to_e164
@@ -146,6 +147,9 @@ def _redacted(row: dict[str, str]) -> str:
 
 def _stage_file(conn: Connection, path: Path, sha256: str, header: list[str], policy: Policy,
                 keys: HashKeys, run: RunInfo, counts: SuppressionCounts) -> None:
+    if conn.dialect.name == "postgresql":
+        # Hash joins of a 100k-key list against a million people need more than the 4 MB default.
+        conn.execute(text(f"SET LOCAL work_mem = '{PG_WORK_MEM}'"))
     conn.execute(text("DROP TABLE IF EXISTS stg_suppression"))
     conn.execute(text(
         "CREATE TEMPORARY TABLE stg_suppression (key_type TEXT, key_hash TEXT, key_id TEXT, reason TEXT, "
@@ -179,6 +183,8 @@ def _apply_to_held(conn: Connection, policy: Policy, keys: HashKeys, run: RunInf
                    counts: SuppressionCounts) -> list[str]:
     """Erase, suppress and mark do-not-call what the staged entries name; returns answer files to delete."""
     now = {"now": run.started_at}
+    conn.execute(text("DROP TABLE IF EXISTS stg_named_prospects"))
+    conn.execute(text(read_sql("suppression/named_prospects.sql")))
     erased = erase(conn, run, keys, prospect_ids_sql=read_sql("suppression/erasure_targets.sql").rstrip(),
                    params={"erasing": list(policy.suppression.erasing_reasons)},
                    subject_ref=f"file:{sha256}", reason="suppression list erasure entries")
@@ -188,6 +194,7 @@ def _apply_to_held(conn: Connection, policy: Policy, keys: HashKeys, run: RunInf
     counts.held_suppressed += conn.execute(stmt, now).rowcount
     stmt = text(read_sql("suppression/mark_do_not_call.sql")).bindparams(bindparam("now", type_=DateTime))
     counts.held_do_not_call += conn.execute(stmt, now).rowcount
+    conn.execute(text("DROP TABLE stg_named_prospects"))
     return erased.answer_files
 
 

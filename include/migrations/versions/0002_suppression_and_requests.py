@@ -31,7 +31,9 @@ def upgrade() -> None:
     # A phone-scope suppression (e.g. TPS): not to be called; email is unaffected.
     op.add_column("prospects", sa.Column("do_not_call", sa.Boolean, nullable=False, server_default=sa.false()))
 
-    op.create_index("ix_suppression_key_type_hash", "suppression_list", ["key_type", "key_hash"])
+    # Look-ups go by (key_type, key_hash): the leading columns of the unique
+    # constraint uq_suppression_key, so that index serves them and a second one
+    # would only slow the loading of big lists.
     op.drop_index("ix_suppression_key_hash", table_name="suppression_list")
 
     op.create_table(
@@ -79,6 +81,5 @@ def downgrade() -> None:
     op.drop_table("legal_holds")
     op.drop_table("data_subject_requests")
     op.create_index("ix_suppression_key_hash", "suppression_list", ["key_hash"])
-    op.drop_index("ix_suppression_key_type_hash", table_name="suppression_list")
     for column in ("do_not_call", "hash_key_id", "domain_hash", "phone_hash", "email_hash"):
         op.drop_column("prospects", column)

@@ -4,6 +4,4 @@
 UPDATE prospects
 SET status = 'suppressed', updated_at = :now
 WHERE status = 'active'
-  AND (email_hash IN (SELECT key_hash FROM stg_suppression WHERE key_type = 'email' AND scope IN ('all', 'email'))
-    OR domain_hash IN (SELECT key_hash FROM stg_suppression WHERE key_type = 'domain' AND scope IN ('all', 'email'))
-    OR phone_hash IN (SELECT key_hash FROM stg_suppression WHERE key_type = 'phone' AND scope IN ('all', 'email')))
+  AND prospect_id IN (SELECT prospect_id FROM stg_named_prospects WHERE scope IN ('all', 'email'))
