@@ -25,7 +25,6 @@ def ingest_drops(kind: str) -> dict:
 
     Returns counts only, which is what reaches XCom and the task log.
     """
-    from airflow.sdk.exceptions import AirflowFailException
 
     from crm_hygiene import settings
     from crm_hygiene.ingest.kinds import PROSPECT_KINDS
@@ -37,19 +36,28 @@ def ingest_drops(kind: str) -> dict:
         settings.inbox_dir(kind), settings.archive_dir(kind),
     ).as_dict()
     log.info("ingest summary: %s", summary)
-    if summary["files_rejected"]:
-        # A retry would find the file already set aside and pass: fail for good
-        # so the rejection is seen.
-        raise AirflowFailException(
-            f"{summary['files_rejected']} file(s) rejected, see inbox/{kind}/rejected/: "
-            + "; ".join(f"{name}: {reason}" for name, reason in summary["rejected"].items())
-        )
+    _fail_on_rejected_files(summary, kind)
     return summary
+
+
+def _rejected_files_problem(summary: dict, kind: str) -> str | None:
+    if not summary["files_rejected"]:
+        return None
+    return (f"{summary['files_rejected']} file(s) rejected, see inbox/{kind}/rejected/: "
+            + "; ".join(f"{name}: {reason}" for name, reason in summary["rejected"].items()))
+
+
+def _fail_on_rejected_files(summary: dict, kind: str) -> None:
+    """A retry would find the file already set aside and pass: fail for good so
+    the rejection is seen."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    if problem := _rejected_files_problem(summary, kind):
+        raise AirflowFailException(problem)
 
 
 def sync_suppression_lists() -> dict:
     """Load every pending suppression list and apply it to what is held; counts only."""
-    from airflow.sdk.exceptions import AirflowFailException
 
     from crm_hygiene import settings
     from crm_hygiene.policy import load_policy
@@ -60,11 +68,7 @@ def sync_suppression_lists() -> dict:
         settings.inbox_dir("suppression"), settings.archive_dir("suppression"),
     ).as_dict()
     log.info("suppression summary: %s", summary)
-    if summary["files_rejected"]:
-        raise AirflowFailException(
-            f"{summary['files_rejected']} suppression file(s) rejected, see inbox/suppression/rejected/: "
-            + "; ".join(f"{name}: {reason}" for name, reason in summary["rejected"].items())
-        )
+    _fail_on_rejected_files(summary, "suppression")
     return summary
 
 
@@ -82,9 +86,7 @@ def process_data_subject_requests() -> dict:
         settings.inbox_dir("requests"), settings.archive_dir("requests"), settings.exports_dir() / "dsr",
     ).as_dict()
     log.info("data-subject request summary: %s", summary)
-    problems = []
-    if summary["files_rejected"]:
-        problems.append(f"{summary['files_rejected']} request file(s) rejected (see inbox/requests/rejected/)")
+    problems = [p for p in [_rejected_files_problem(summary, "requests")] if p]
     if summary["overdue"]:
         problems.append(f"{len(summary['overdue'])} request(s) OVERDUE: {', '.join(summary['overdue'])}")
     if summary["due_within_warning"]:

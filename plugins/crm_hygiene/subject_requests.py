@@ -29,7 +29,7 @@ from pathlib import Path
 from sqlalchemy import Boolean, Connection, Date, DateTime, Engine, String, bindparam, text
 
 from crm_hygiene.audit import write_audit
-from crm_hygiene.bulk import bulk_insert
+from crm_hygiene.drop_registry import already_processed, quarantine_rows, reject_drop
 from crm_hygiene.erasure import active_hold_exists, erase
 from crm_hygiene.ingest import files
 from crm_hygiene.ingest.reader import read_header
@@ -46,9 +46,6 @@ log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("request_id", "type", "email", "received_at")
 TYPES = ("access", "portability", "rectification", "erasure", "restriction", "objection")
-_QUARANTINE_COLUMNS = (
-    "kind", "source_file", "file_sha256", "row_number", "reasons", "raw_row", "email_match_key", "quarantined_at",
-)
 _DT = DateTime
 
 
@@ -357,18 +354,14 @@ def process_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, 
     for path in files.pending_files(inbox):
         sha256 = files.sha256_of(path)
         archived_as = files.archive_target(path, archive_dir, sha256)
-        with engine.connect() as conn:
-            seen = conn.execute(text("SELECT 1 FROM ingested_files WHERE sha256 = :s"), {"s": sha256}).first()
-        if seen:
+        if already_processed(engine, sha256):
             files.archive(path, archived_as)
             summary.files_already_processed += 1
             continue
         try:
             requests, bad = _read_file(path, sha256)
         except files.FileRejected as exc:
-            files.reject(path, str(exc))
-            with engine.begin() as conn:
-                write_audit(conn, run, "file_rejected", subject_ref=f"file:{path.name}", reason=str(exc))
+            reject_drop(engine, run, path, str(exc))
             summary.rejected[path.name] = str(exc)
             continue
         for request in sorted(requests, key=lambda r: r.received_at):
@@ -380,7 +373,7 @@ def process_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, 
             summary.outcomes[key] = summary.outcomes.get(key, 0) + 1
         # The file counts as processed only once every request in it is recorded.
         with engine.begin() as conn:
-            bulk_insert(conn, "quarantine", _QUARANTINE_COLUMNS, bad)
+            quarantine_rows(conn, bad)
             conn.execute(text(
                 "INSERT INTO ingested_files (kind, file_name, sha256, size_bytes, archived_as, dag_id, run_id, "
                 "processed_at, rows_read, rows_quarantined) VALUES ('requests', :n, :s, :size, :a, :d, :r, :at, "

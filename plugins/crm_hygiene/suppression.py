@@ -23,6 +23,7 @@ from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
 from crm_hygiene.db import read_sql
+from crm_hygiene.drop_registry import already_processed, quarantine_rows, reject_drop
 from crm_hygiene.erasure import erase
 from crm_hygiene.ingest import files
 from crm_hygiene.ingest.reader import read_header
@@ -40,9 +41,6 @@ log = logging.getLogger(__name__)
 KEY_COLUMNS = ("email", "email_hmac", "phone", "domain")
 _CHUNK_ROWS = 20_000
 _STAGE_COLUMNS = ("key_type", "key_hash", "key_id", "reason", "scope", "added_at", "rescreen_at")
-_QUARANTINE_COLUMNS = (
-    "kind", "source_file", "file_sha256", "row_number", "reasons", "raw_row", "email_match_key", "quarantined_at",
-)
 
 
 @dataclass
@@ -170,7 +168,7 @@ def _stage_file(conn: Connection, path: Path, sha256: str, header: list[str], po
                                 _redacted(row), None, quarantined_at))
                 staged += entries
             bulk_insert(conn, "stg_suppression", _STAGE_COLUMNS, staged)
-            bulk_insert(conn, "quarantine", _QUARANTINE_COLUMNS, bad)
+            quarantine_rows(conn, bad)
             counts.rows_read += len(batch)
             counts.rows_quarantined += len(bad)
             counts.entries_in_file += len(staged)
@@ -202,10 +200,8 @@ def sync_file(engine: Engine, path: Path, policy: Policy, keys: HashKeys, run: R
               archive_dir: Path) -> SuppressionCounts | None:
     """Load one list and apply it, in one transaction; None if these bytes were seen before."""
     sha256 = files.sha256_of(path)
-    with engine.connect() as conn:
-        seen = conn.execute(text("SELECT 1 FROM ingested_files WHERE sha256 = :s"), {"s": sha256}).first()
     archived_as = files.archive_target(path, archive_dir, sha256)
-    if seen:
+    if already_processed(engine, sha256):
         files.archive(path, archived_as)
         return None
     header = read_header(path)
@@ -249,9 +245,7 @@ def sync_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inb
         try:
             counts = sync_file(engine, path, policy, keys, run, archive_dir)
         except files.FileRejected as exc:
-            files.reject(path, str(exc))
-            with engine.begin() as conn:
-                write_audit(conn, run, "file_rejected", subject_ref=f"file:{path.name}", reason=str(exc))
+            reject_drop(engine, run, path, str(exc))
             summary.rejected[path.name] = str(exc)
             continue
         if counts is None:

@@ -17,8 +17,8 @@ from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 
 from crm_hygiene.admission import admit_candidates
 from crm_hygiene.audit import write_audit
-from crm_hygiene.bulk import bulk_insert
 from crm_hygiene.db import read_sql
+from crm_hygiene.drop_registry import already_processed, quarantine_rows, reject_drop
 from crm_hygiene.ingest import files, staging
 from crm_hygiene.ingest.gate import gate_failures
 from crm_hygiene.ingest.kinds import DropKind
@@ -91,25 +91,12 @@ _FILE_COUNTS = text(
     "prospects_created = :prospects_created, prospects_updated = :prospects_updated WHERE file_id = :file_id"
 )
 
-_QUARANTINE_COLUMNS = (
-    "kind", "source_file", "file_sha256", "row_number", "reasons", "raw_row", "email_match_key", "quarantined_at",
-)
-
-
-def _already_processed(engine: Engine, sha256: str) -> bool:
-    with engine.connect() as conn:
-        return conn.execute(
-            text("SELECT 1 FROM ingested_files WHERE sha256 = :sha"), {"sha": sha256}
-        ).first() is not None
-
-
 def _quarantine(conn: Connection, kind: DropKind, path: Path, sha256: str, rows) -> int:
     now = wire_timestamp(utc_now())
-    bulk_insert(conn, "quarantine", _QUARANTINE_COLUMNS, [
+    return quarantine_rows(conn, [
         (kind.name, path.name, sha256, row_number, reasons, raw, key, now)
         for row_number, reasons, raw, key in rows
     ])
-    return len(rows)
 
 
 def _load_file(
@@ -159,7 +146,7 @@ def ingest_file(
     Raises files.FileRejected when the file cannot be read or fails the gate.
     """
     sha256 = files.sha256_of(path)
-    if _already_processed(engine, sha256):
+    if already_processed(engine, sha256):
         files.archive(path, files.archive_target(path, archive_dir, sha256))
         return None
     header = read_header(path)
@@ -188,9 +175,7 @@ def ingest_inbox(
             counts = ingest_file(engine, path, kind, policy, keys, run, archive_dir, workers)
         except files.FileRejected as exc:
             reason = str(exc)
-            files.reject(path, reason)
-            with engine.begin() as conn:
-                write_audit(conn, run, "file_rejected", subject_ref=f"file:{path.name}", reason=reason)
+            reject_drop(engine, run, path, reason)
             summary.rejected[path.name] = reason
             log.warning("rejected %s: %s", path.name, reason)
             continue

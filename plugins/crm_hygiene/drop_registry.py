@@ -1,0 +1,38 @@
+"""What every inbox drop shares: processed once by content hash, rejected
+loudly with an audit row, and bad rows kept in quarantine with their reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, text
+
+from crm_hygiene.audit import write_audit
+from crm_hygiene.bulk import bulk_insert
+from crm_hygiene.ingest import files
+from crm_hygiene.run import RunInfo
+
+QUARANTINE_COLUMNS = (
+    "kind", "source_file", "file_sha256", "row_number", "reasons", "raw_row", "email_match_key", "quarantined_at",
+)
+
+
+def already_processed(engine: Engine, sha256: str) -> bool:
+    """Whether a drop with these bytes was processed before (of any kind)."""
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT 1 FROM ingested_files WHERE sha256 = :sha"), {"sha": sha256}
+        ).first() is not None
+
+
+def reject_drop(engine: Engine, run: RunInfo, path: Path, reason: str) -> None:
+    """Set an unreadable drop aside (``rejected/`` + ``.reason.txt``) and audit it."""
+    files.reject(path, reason)
+    with engine.begin() as conn:
+        write_audit(conn, run, "file_rejected", subject_ref=f"file:{path.name}", reason=reason)
+
+
+def quarantine_rows(conn: Connection, rows: list[tuple]) -> int:
+    """Insert quarantine rows (tuples in QUARANTINE_COLUMNS order); returns how many."""
+    bulk_insert(conn, "quarantine", QUARANTINE_COLUMNS, rows)
+    return len(rows)
