@@ -90,19 +90,17 @@ def erase(
     identifiers |= {("email", k) for k in email_keys}
     entries = [(key_type, keys.current.digest(value), keys.current.key_id, ERASURE_REASON, "all", now)
                for key_type, value in sorted(identifiers)]
-    before = conn.execute(text("SELECT COUNT(*) FROM suppression_list")).scalar_one()
     if entries:
         conn.execute(text("DROP TABLE IF EXISTS stg_erasure_entries"))
         conn.execute(text(
             "CREATE TEMPORARY TABLE stg_erasure_entries (key_type TEXT, key_hash TEXT, key_id TEXT, "
             "reason TEXT, scope TEXT, added_at TIMESTAMP)"))
         bulk_insert(conn, "stg_erasure_entries", _ENTRY_COLUMNS, entries)
-        conn.execute(text(
+        result.suppression_keys_added = conn.execute(text(
             "INSERT INTO suppression_list (key_type, key_hash, key_id, reason, scope, added_at) "
             "SELECT key_type, key_hash, key_id, reason, scope, added_at FROM stg_erasure_entries WHERE TRUE "
-            "ON CONFLICT (key_type, key_hash, key_id, scope, reason) DO NOTHING"))
+            "ON CONFLICT (key_type, key_hash, key_id, scope, reason) DO NOTHING")).rowcount
         conn.execute(text("DROP TABLE stg_erasure_entries"))
-    result.suppression_keys_added = conn.execute(text("SELECT COUNT(*) FROM suppression_list")).scalar_one() - before
 
     plain_keys = sorted({row[0] for row in targets if row[0]} | set(email_keys))
     result.sources_deleted = conn.execute(text(

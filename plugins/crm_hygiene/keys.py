@@ -50,10 +50,6 @@ class HashKeys:
     def current(self) -> HashKey:
         return self.keys[0]
 
-    @property
-    def key_ids(self) -> tuple[str, ...]:
-        return tuple(k.key_id for k in self.keys)
-
     def all_digests(self, value: str) -> list[tuple[str, str]]:
         """(key_id, hash) under every key: what matching tries."""
         return [(k.key_id, k.digest(value)) for k in self.keys]

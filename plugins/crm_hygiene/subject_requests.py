@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -29,7 +28,7 @@ from pathlib import Path
 from sqlalchemy import Boolean, Connection, Date, DateTime, Engine, String, bindparam, text
 
 from crm_hygiene.audit import write_audit
-from crm_hygiene.drop_registry import already_processed, quarantine_rows, reject_drop
+from crm_hygiene.drop_registry import already_processed, quarantine_rows, register_drop, reject_drop
 from crm_hygiene.erasure import active_hold_exists, erase
 from crm_hygiene.ingest import files
 from crm_hygiene.ingest.reader import read_header
@@ -41,8 +40,6 @@ from crm_hygiene.normalise.phone import InvalidPhone, to_e164
 from crm_hygiene.normalise.text import clean_text, company_key, name_key
 from crm_hygiene.policy import Policy
 from crm_hygiene.run import RunInfo, utc_now
-
-log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("request_id", "type", "email", "received_at")
 TYPES = ("access", "portability", "rectification", "erasure", "restriction", "objection")
@@ -374,13 +371,8 @@ def process_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, 
         # The file counts as processed only once every request in it is recorded.
         with engine.begin() as conn:
             quarantine_rows(conn, bad)
-            conn.execute(text(
-                "INSERT INTO ingested_files (kind, file_name, sha256, size_bytes, archived_as, dag_id, run_id, "
-                "processed_at, rows_read, rows_quarantined) VALUES ('requests', :n, :s, :size, :a, :d, :r, :at, "
-                ":read, :bad)").bindparams(bindparam("at", type_=_DT)), {
-                "n": path.name, "s": sha256, "size": path.stat().st_size, "a": archived_as.name,
-                "d": run.dag_id, "r": run.run_id, "at": utc_now(), "read": len(requests) + len(bad),
-                "bad": len(bad)})
+            register_drop(conn, "requests", path, sha256, archived_as, run,
+                          rows_read=len(requests) + len(bad), rows_quarantined=len(bad))
             if bad:
                 write_audit(conn, run, "quarantine_rows", subject_ref=f"file:{sha256}",
                             reason="request rows failed checks", rows_affected=len(bad))

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
 from crm_hygiene.db import read_sql
-from crm_hygiene.drop_registry import already_processed, quarantine_rows, reject_drop
+from crm_hygiene.drop_registry import already_processed, quarantine_rows, register_drop, reject_drop
 from crm_hygiene.erasure import erase
 from crm_hygiene.ingest import files
 from crm_hygiene.ingest.reader import read_header
@@ -208,19 +208,12 @@ def sync_file(engine: Engine, path: Path, policy: Policy, keys: HashKeys, run: R
     _check_header(header)
     counts = SuppressionCounts()
     with engine.begin() as conn:
-        before = conn.execute(text("SELECT COUNT(*) FROM suppression_list")).scalar_one()
         _stage_file(conn, path, sha256, header, policy, keys, run, counts)
-        conn.execute(text(read_sql("suppression/insert_entries.sql")))
-        counts.entries_added = conn.execute(text("SELECT COUNT(*) FROM suppression_list")).scalar_one() - before
+        counts.entries_added = conn.execute(text(read_sql("suppression/insert_entries.sql"))).rowcount
         answer_files = _apply_to_held(conn, policy, keys, run, sha256, counts)
         conn.execute(text("DROP TABLE stg_suppression"))
-        conn.execute(text(
-            "INSERT INTO ingested_files (kind, file_name, sha256, size_bytes, archived_as, dag_id, run_id, "
-            "processed_at, rows_read, rows_quarantined) VALUES ('suppression', :name, :sha, :size, :archived, "
-            ":dag, :run, :at, :read, :quarantined)").bindparams(bindparam("at", type_=DateTime)),
-            {"name": path.name, "sha": sha256, "size": path.stat().st_size, "archived": archived_as.name,
-             "dag": run.dag_id, "run": run.run_id, "at": utc_now(), "read": counts.rows_read,
-             "quarantined": counts.rows_quarantined})
+        register_drop(conn, "suppression", path, sha256, archived_as, run,
+                      rows_read=counts.rows_read, rows_quarantined=counts.rows_quarantined)
         write_audit(conn, run, "suppression_list_applied", subject_ref=f"file:{sha256}",
                     reason="suppression list", rows_affected=counts.entries_added, details=asdict(counts))
     for answer in answer_files:

@@ -13,12 +13,12 @@ import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Connection, DateTime, Engine, bindparam, text
+from sqlalchemy import Connection, Engine, text
 
 from crm_hygiene.admission import admit_candidates
 from crm_hygiene.audit import write_audit
 from crm_hygiene.db import read_sql
-from crm_hygiene.drop_registry import already_processed, quarantine_rows, reject_drop
+from crm_hygiene.drop_registry import already_processed, quarantine_rows, register_drop, reject_drop
 from crm_hygiene.ingest import files, staging
 from crm_hygiene.ingest.gate import gate_failures
 from crm_hygiene.ingest.kinds import DropKind
@@ -79,12 +79,6 @@ IDENTITY_STEPS = (
     "05_build_candidates",
 )
 
-_REGISTER_FILE = text(
-    "INSERT INTO ingested_files (kind, file_name, sha256, size_bytes, archived_as, dag_id, run_id, processed_at) "
-    "VALUES (:kind, :file_name, :sha256, :size_bytes, :archived_as, :dag_id, :run_id, :processed_at) "
-    "RETURNING file_id"
-).bindparams(bindparam("processed_at", type_=DateTime))
-
 _FILE_COUNTS = text(
     "UPDATE ingested_files SET rows_read = :rows_read, rows_quarantined = :rows_quarantined, "
     "rows_admitted = :rows_admitted, rows_blocked = :rows_blocked, "
@@ -104,11 +98,7 @@ def _load_file(
     chunks, policy: Policy, keys: HashKeys, run: RunInfo, workers: int,
 ) -> FileCounts:
     counts = FileCounts()
-    file_id = conn.execute(_REGISTER_FILE, {
-        "kind": kind.name, "file_name": path.name, "sha256": sha256, "size_bytes": path.stat().st_size,
-        "archived_as": archived_as.name, "dag_id": run.dag_id, "run_id": run.run_id,
-        "processed_at": utc_now(),
-    }).scalar_one()
+    file_id = register_drop(conn, kind.name, path, sha256, archived_as, run)
     staging.create_staging(conn)
     for prepared in prepared_chunks(chunks, kind, policy, run.today, keys, workers, conn.dialect.name):
         counts.rows_read += prepared.n_read
