@@ -8,6 +8,7 @@ instead of silently changing what the pipelines do.
 from __future__ import annotations
 
 import os
+import re
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -45,6 +46,9 @@ class Period(_Strict):
 
     def after(self, moment: date | datetime) -> date | datetime:
         return moment + relativedelta(years=self.years, months=self.months, days=self.days)
+
+    def before(self, moment: date | datetime) -> date | datetime:
+        return moment - relativedelta(years=self.years, months=self.months, days=self.days)
 
 
 class ResearchSources(_Strict):
@@ -148,6 +152,94 @@ class DataSubjectRequests(_Strict):
     retention_after_last_contact: Period
 
 
+MinorSignalField = Literal["job_title", "company", "email_domain", "event_name"]
+
+
+class MinorSignal(_Strict):
+    """A named rule: any of its patterns found in `field` adds `weight` once."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    field: MinorSignalField
+    weight: float = Field(gt=0)
+    patterns: tuple[str, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _patterns_compile(self) -> MinorSignal:
+        for pattern in self.patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
+        return self
+
+
+class MinorActions(_Strict):
+    keep_match_key_hash: bool
+    review_timeout: Period
+
+
+class Minors(_Strict):
+    clause: str = Field(min_length=10)
+    minimum_age: int = Field(gt=0, le=21)
+    parental_consent_age: int = Field(gt=0)
+    likely_score: float = Field(gt=0)
+    signals: tuple[MinorSignal, ...] = Field(min_length=1)
+    adult_markers: tuple[MinorSignal, ...] = ()
+    actions: MinorActions
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Minors:
+        if self.parental_consent_age > self.minimum_age:
+            raise ValueError("parental_consent_age must not exceed minimum_age")
+        names = [s.name for s in (*self.signals, *self.adult_markers)]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"signal names must be unique: {repeated}")
+        return self
+
+
+SpecialCategoryName = Literal[
+    "health", "religion", "ethnicity", "politics", "trade_union", "sex_life", "biometrics", "genetics",
+    "criminal_records",
+]
+
+
+class SpecialCategory(_Strict):
+    """GDPR Art. 9/10 data to find and redact in free text (see crm_hygiene.special_category).
+
+    Each category maps to ``keywords`` (whole words or phrases) and/or
+    ``patterns`` (regular expressions), all case-insensitive. Every category
+    must be listed: a category left out would silently let its data through.
+    """
+
+    clause: str = Field(min_length=10)
+    fields: tuple[str, ...] = Field(min_length=1)
+    replacement: str = Field(min_length=1)
+    categories: dict[SpecialCategoryName, dict[Literal["keywords", "patterns"], tuple[str, ...]]]
+    exemptions: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _usable(self) -> SpecialCategory:
+        missing = sorted(set(SpecialCategoryName.__args__) - set(self.categories))
+        if missing:
+            raise ValueError(f"categories {missing} are missing")
+        for name, rule in self.categories.items():
+            if not rule.get("keywords") and not rule.get("patterns"):
+                raise ValueError(f"category {name!r} needs keywords or patterns")
+            for phrase in (*rule.get("keywords", ()), *self.exemptions):
+                if not phrase.strip() or phrase != phrase.strip():
+                    raise ValueError(f"{phrase!r} in {name!r} or exemptions is empty or has outer spaces")
+            for pattern in rule.get("patterns", ()):
+                if " " in pattern:
+                    raise ValueError(f"pattern {pattern!r} in {name!r} has a space: write \\s+ instead")
+                try:
+                    if re.compile(pattern).search(""):
+                        raise ValueError(f"pattern {pattern!r} in {name!r} matches empty text")
+                except re.error as exc:
+                    raise ValueError(f"pattern {pattern!r} in {name!r} is not a valid regular expression: {exc}") from None
+        return self
+
+
 class Policy(_Strict):
     policy_document: str
     sources: Sources
@@ -157,6 +249,8 @@ class Policy(_Strict):
     input_validation: InputValidation
     suppression: Suppression
     data_subject_requests: DataSubjectRequests
+    minors: Minors
+    special_category: SpecialCategory
 
 
 def _error_text(path: Path, err: ValidationError) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 
 def utc_now() -> datetime:
@@ -18,3 +18,8 @@ class RunInfo:
     # "Today" for every clock: the DAG run's logical date (contract).
     today: date
     started_at: datetime = field(default_factory=utc_now)
+
+    @property
+    def today_start(self) -> datetime:
+        """Midnight of the logical date: the clock for anything the policy times."""
+        return datetime.combine(self.today, time())
