@@ -26,7 +26,7 @@ from crm_hygiene.sample_data import generate_inbox  # noqa: E402
 
 # Every DAG that exists so far, in the order data flows through them.
 INGEST_DAG_IDS = ("ingest_research_lists", "ingest_event_lists", "ingest_enquiries")
-ACTING_DAG_IDS = ("sync_suppression_lists", "process_data_subject_requests")
+ACTING_DAG_IDS = ("sync_suppression_lists", "process_data_subject_requests", "review_minors")
 
 
 def demo_hash_key(data_dir: Path) -> None:
@@ -93,7 +93,7 @@ def main() -> int:
     data_dir = settings.data_dir()
     print(f"1. Sample data ({ROWS} rows, seed {SEED}) into {data_dir / 'inbox'}")
     generate_inbox(data_dir, rows=ROWS, seed=SEED, today=today)
-    for kind in ("suppression", "requests"):
+    for kind in ("suppression", "requests", "reviews"):
         (data_dir / "inbox" / kind).mkdir(parents=True, exist_ok=True)
     demo_hash_key(data_dir)
     print(f"2. Running every DAG with `airflow dags test DAG_ID {today}` (SQLite)")
@@ -107,7 +107,9 @@ def main() -> int:
 Where to look
   CRM database      {data_dir / 'crm.db'}   (sqlite3 it; tables prospects, marketing_prospects,
                     prospect_sources, quarantine, audit_log, ingested_files, suppression_list,
-                    data_subject_requests)
+                    data_subject_requests, minor_reviews)
+  minor reviews     decide by dropping {data_dir / 'inbox' / 'reviews'}/*.csv (prospect_id, decision),
+                    or trigger review_minors with ask_in_airflow on and answer in the Airflow UI
   request answers   {data_dir / 'exports' / 'dsr'}/<request_id>.json
   processed drops   {data_dir / 'archive'}
   rejected drops    {data_dir / 'inbox'}/<kind>/rejected/ (with .reason.txt)

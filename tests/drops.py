@@ -24,13 +24,13 @@ KEYS = parse_hash_keys(os.environ["CRM_HASH_KEY"])
 
 
 def research_row(first, last, email, *, phone="", company="Acme Ltd", title="CTO", country="UK",
-                 source="linkedin", url="", collected="2026-03-01"):
-    return [first, last, email, phone, company, title, country, source, url, collected, "", "", ""]
+                 source="linkedin", url="", collected="2026-03-01", dob="", age="", notes=""):
+    return [first, last, email, phone, company, title, country, source, url, collected, dob, age, notes]
 
 
 def event_row(first, last, email, consent, *, event="DataConf", day="2026-05-01", phone="", company="Acme Ltd",
-              title="CTO", country="UK"):
-    return [event, day, first, last, email, phone, company, title, country, consent, "", "", ""]
+              title="CTO", country="UK", dob="", age="", notes=""):
+    return [event, day, first, last, email, phone, company, title, country, consent, dob, age, notes]
 
 
 def enquiry_row(first, last, email, channel, consent, *, received="2026-06-01", referred_by=""):

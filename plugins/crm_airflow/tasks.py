@@ -96,3 +96,57 @@ def process_data_subject_requests() -> dict:
         # Everything else is committed; the failure is the alarm a person must act on.
         raise AirflowFailException("; ".join(problems))
     return summary
+
+
+def review_minors() -> dict:
+    """Apply dropped review decisions, re-score everyone held, remove reviews past
+    the policy's limit; fail on a rejected decisions file. Counts only."""
+    from crm_hygiene import settings
+    from crm_hygiene.minor_review import run_minor_reviews
+    from crm_hygiene.policy import load_policy
+
+    summary = run_minor_reviews(
+        crm_engine(), load_policy(), hash_keys(), run_info(),
+        settings.inbox_dir("reviews"), settings.archive_dir("reviews"),
+    ).as_dict()
+    log.info("minor review summary: %s", summary)
+    _fail_on_rejected_files(summary, "reviews")
+    return summary
+
+
+def open_minor_reviews(ask: bool | str, max_items: int | str) -> list[dict]:
+    """Open reviews to ask a person about, oldest first: ids and rule names only.
+    None unless the run was triggered with ask_in_airflow on (params arrive rendered as text)."""
+    from crm_hygiene.minor_review import open_reviews
+
+    if str(ask).strip().lower() not in ("true", "1"):
+        return []
+    return open_reviews(crm_engine(), limit=int(max_items))
+
+
+def hitl_question(review: dict) -> dict:
+    """One human-in-the-loop question per open review; ids and rule names, never the person's data."""
+    return {
+        "subject": f"Is prospect {review['prospect_id']} under 16?",
+        "body": (f"Review {review['review_id']}, queued {review['queued_at']}. Rules that fired: "
+                 f"{review['signals']}. Look the person up in the CRM by prospect_id "
+                 f"{review['prospect_id']} before deciding: 'minor' removes them, 'adult' returns "
+                 "them to use, 'skip' leaves the review open."),
+    }
+
+
+def apply_reviewer_answers(reviews: list[dict], answers: list[dict]) -> dict:
+    """Apply what people chose in the human-in-the-loop tasks (answers in the order asked)."""
+    from crm_hygiene.minor_review import apply_decisions
+    from crm_hygiene.policy import load_policy
+
+    decisions = [
+        (review["prospect_id"], chosen[0])
+        for review, answer in zip(reviews, answers, strict=True)
+        if (chosen := (answer or {}).get("chosen_options") or []) and chosen[0] in ("adult", "minor")
+    ]
+    if not decisions:
+        return {"decided": 0}
+    with crm_engine().begin() as conn:
+        counts = apply_decisions(conn, load_policy(), hash_keys(), run_info(), decisions, "airflow_hitl")
+    return {"decided": len(decisions), **counts.__dict__}

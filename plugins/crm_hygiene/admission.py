@@ -13,10 +13,15 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, DateTime, bindparam, text
 
+from crm_hygiene.audit import write_audit
 from crm_hygiene.db import read_sql
+from crm_hygiene.erasure import erase
 from crm_hygiene.keys import HashKeys
 from crm_hygiene.policy import Policy
 from crm_hygiene.run import RunInfo
+
+# The suppression_list reason of a removed child's hashes.
+MINOR_REASON = "minor"
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,8 @@ class AdmissionGate:
 
 # Gates run in this order; each sees only what the previous ones admitted.
 GATES: tuple[AdmissionGate, ...] = (
+    # First, so that a child is removed whatever else is true of the record.
+    AdmissionGate("minor_certain", "admission/gate_minor_certain.sql"),
     AdmissionGate("suppressed", "admission/gate_suppressed.sql"),
     AdmissionGate("held_out_of_use", "admission/gate_held_out_of_use.sql"),
 )
@@ -43,6 +50,8 @@ class AdmissionResult:
     blocked: dict[str, int]
     created: int
     updated: int
+    minors_removed: int = 0  # held records of people now known to be under age
+    minor_reviews_queued: int = 0
 
 
 def _basis_params(policy: Policy) -> dict[str, str]:
@@ -54,9 +63,12 @@ def admit_candidates(
 ) -> AdmissionResult:
     """Run every gate over ``stg_candidates``, then write the admitted into the CRM."""
     candidates = conn.execute(text("SELECT COUNT(*) FROM stg_candidates")).scalar_one()
+    conn.execute(text(read_sql("minors/candidate_signals.sql")))
+    conn.execute(text(read_sql("minors/clear_decided_adults.sql")))
     conn.execute(text(read_sql("admission/suppression_hits.sql")))
     gate_params = {"today": run.today}
     blocked = {gate.name: gate.apply(conn, gate_params) for gate in GATES}
+    minors_removed = remove_certain_minors(conn, policy, keys, run) if blocked["minor_certain"] else 0
 
     updated = conn.execute(text(read_sql("ingest/count_held_candidates.sql"))).scalar_one()
     admitted = conn.execute(text("SELECT COUNT(*) FROM stg_candidates WHERE admission = 'admit'")).scalar_one()
@@ -64,6 +76,35 @@ def admit_candidates(
     conn.execute(upsert, {"now": run.started_at, "key_id": keys.current.key_id, **_basis_params(policy)})
     conn.execute(text(read_sql("ingest/08_insert_sources.sql")), {"file_id": file_id})
     conn.execute(text(read_sql("admission/mark_do_not_call.sql")))
+    # Queued on the run's logical date: the review timeout counts from it.
+    queued = conn.execute(_timed("minors/queue_admitted.sql"), {"now": run.today_start}).rowcount
+    if queued:
+        write_audit(conn, run, "queue_minor_review", subject_ref=f"file_id:{file_id}",
+                    reason="likely minor: held as minor_review until a person decides", rows_affected=queued)
     return AdmissionResult(
-        candidates=candidates, blocked=blocked, created=admitted - updated, updated=updated
+        candidates=candidates, blocked=blocked, created=admitted - updated, updated=updated,
+        minors_removed=minors_removed, minor_reviews_queued=queued,
     )
+
+
+def _timed(sql_file: str):
+    return text(read_sql(sql_file)).bindparams(bindparam("now", type_=DateTime))
+
+
+def remove_certain_minors(conn: Connection, policy: Policy, keys: HashKeys, run: RunInfo) -> int:
+    """Candidates blocked as certain minors: keep their hashes if the policy says so,
+    and delete whatever of them is already held. Returns the records deleted."""
+    keep_hash = policy.minors.actions.keep_match_key_hash
+    if keep_hash:
+        conn.execute(_timed("minors/keep_certain_hashes.sql"), {"now": run.started_at, "key_id": keys.current.key_id})
+    held = erase(conn, run, keys, prospect_ids_sql=read_sql("minors/held_certain_ids.sql"), params={},
+                 subject_ref="minors:admission", reason="minor_certain",
+                 suppression_reason=MINOR_REASON if keep_hash else None)
+    conn.execute(_timed("minors/hold_refused_out_of_use.sql"), {"now": run.started_at})
+    by_rules = conn.execute(text(
+        "SELECT minor_signals, COUNT(*) FROM stg_candidates WHERE admission_reason = 'minor_certain' "
+        "GROUP BY minor_signals")).all()
+    write_audit(conn, run, "remove_minor", subject_ref="minors:admission", reason="minor_certain",
+                rows_affected=sum(n for _, n in by_rules),
+                details={"by_rules": {rules or "": n for rules, n in by_rules}, "held_records_deleted": held.erased})
+    return held.erased

@@ -43,6 +43,8 @@ SUMMARY_QUERIES = {
     "prospects marketing may email": "SELECT COUNT(*) FROM marketing_prospects",
     "prospects suppressed": "SELECT COUNT(*) FROM prospects WHERE status = 'suppressed'",
     "suppression keys (hashes only)": "SELECT COUNT(*) FROM suppression_list",
+    "children removed (hash kept)": "SELECT COUNT(*) FROM suppression_list WHERE reason = 'minor' AND key_type = 'email'",
+    "likely minors awaiting review": "SELECT COUNT(*) FROM minor_reviews WHERE status = 'open'",
     "data-subject requests (open)": "SELECT COUNT(*) FROM data_subject_requests WHERE status = 'open'",
     "data-subject requests (done or refused)": "SELECT COUNT(*) FROM data_subject_requests WHERE status <> 'open'",
     "audit log entries": "SELECT COUNT(*) FROM audit_log",

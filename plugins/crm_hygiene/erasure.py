@@ -58,12 +58,14 @@ def active_hold_exists(conn: Connection, keys: HashKeys, email_key: str, now) ->
 def erase(
     conn: Connection, run: RunInfo, keys: HashKeys, *, prospect_ids_sql: str, params: dict,
     subject_ref: str, reason: str, email_keys: tuple[str, ...] = (),
+    suppression_reason: str | None = ERASURE_REASON,
 ) -> ErasureResult:
     """Erase the prospects `prospect_ids_sql` selects, plus what `email_keys` name.
 
     `email_keys` are email match keys the caller knows in plain (an erasure
     request's address): their quarantined rows are purged and their hashes
-    suppressed even when nobody is held under them.
+    suppressed even when nobody is held under them. The hashes go on the list
+    with `suppression_reason`; None keeps no hash at all.
     """
     result = ErasureResult()
     now = run.started_at
@@ -88,8 +90,8 @@ def erase(
     # so a phone-only row cannot bring the person back either.
     identifiers = {(t, v) for row in targets for t, v in identifier_values(row[0], row[1]) if t != "domain"}
     identifiers |= {("email", k) for k in email_keys}
-    entries = [(key_type, keys.current.digest(value), keys.current.key_id, ERASURE_REASON, "all", now)
-               for key_type, value in sorted(identifiers)]
+    entries = [(key_type, keys.current.digest(value), keys.current.key_id, suppression_reason, "all", now)
+               for key_type, value in sorted(identifiers)] if suppression_reason else []
     if entries:
         conn.execute(text("DROP TABLE IF EXISTS stg_erasure_entries"))
         conn.execute(text(

@@ -292,7 +292,12 @@ _JOB_LEVELS = (
 )
 _EXECUTIVE_TITLES = ("CEO", "CTO", "CFO", "COO", "CMO", "CIO", "Founder", "Managing Director", "Owner")
 
+_PUPIL_TITLES = ("Year 10 pupil", "Sixth form student", "GCSE student")
+
 _NOTES = (
+    # Special-category remarks that must never settle in the CRM (redacted at ingest).
+    "Mentioned she is pregnant, follow up in spring",
+    "Off sick with depression, call later",
     "Met at stand 14",
     "Asked for pricing",
     "Call back in Q3",
@@ -464,7 +469,8 @@ def _free_domain(stems: tuple[str, ...], tld: str, used_domains: set[str]) -> st
 def _job_titles(fake: Faker) -> tuple[list[str], int]:
     b2b = [level.format(f) for f in _JOB_FUNCTIONS for level in _JOB_LEVELS] + list(_EXECUTIVE_TITLES)
     odd_jobs = [j for j in _unique(fake.job() for _ in range(300)) if j not in b2b]
-    return b2b + odd_jobs, len(b2b)
+    # Research scraping brings in the odd pupil: something for the minor rules to find.
+    return b2b + odd_jobs + list(_PUPIL_TITLES), len(b2b)
 
 
 def _event_pool(fake: Faker, today: date) -> tuple[tuple[str, ...], tuple[int, ...]]:

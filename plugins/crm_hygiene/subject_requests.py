@@ -40,6 +40,7 @@ from crm_hygiene.normalise.phone import InvalidPhone, to_e164
 from crm_hygiene.normalise.text import clean_text, company_key, name_key
 from crm_hygiene.policy import Policy
 from crm_hygiene.run import RunInfo, utc_now
+from crm_hygiene.special_category import SpecialCategoryScanner
 
 REQUIRED_COLUMNS = ("request_id", "type", "email", "received_at")
 TYPES = ("access", "portability", "rectification", "erasure", "restriction", "objection")
@@ -244,6 +245,9 @@ def _rectify(conn: Connection, request: Request, policy: Policy, keys: HashKeys,
             elif name == "phone":
                 values["phone_e164"] = to_e164(raw, details.get("country") and countries.to_alpha2(
                     str(details["country"])) or held["country"])
+            elif name in policy.special_category.fields:
+                # Free text is scanned as at ingest: special-category data never settles.
+                values[name] = clean_text(SpecialCategoryScanner(policy.special_category).redact(raw).text)
             else:
                 values[name] = clean_text(raw)
     except (UnknownCountry, InvalidPhone):

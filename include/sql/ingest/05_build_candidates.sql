@@ -1,5 +1,6 @@
 -- One candidate per person in the file: the newest row's values, the earliest
--- and latest sighting, the strongest lawful basis, the earliest notice due date.
+-- and latest sighting, the strongest lawful basis, the earliest notice due date,
+-- and the strongest minor verdict any of their rows earned.
 CREATE TEMPORARY TABLE stg_candidates AS
 SELECT identity_key, email, email_match_key, first_name, last_name, name_key,
        company, company_key, job_title, country, phone_e164,
@@ -8,6 +9,7 @@ SELECT identity_key, email, email_match_key, first_name, last_name, name_key,
        first_source AS source, best_basis_rank AS basis_rank,
        first_seen_at, last_contact_at, first_notice_due_at AS notice_due_at,
        all_referred AS referred_only, n_rows,
+       max_minor_verdict AS minor_verdict, CAST(NULL AS TEXT) AS minor_signals,
        CAST('admit' AS VARCHAR(32)) AS admission,
        CAST(NULL AS VARCHAR(64)) AS admission_reason
 FROM (
@@ -19,7 +21,8 @@ FROM (
            MAX(seen_at) OVER w AS last_contact_at,
            MIN(basis_rank) OVER w AS best_basis_rank,
            MIN(notice_due_at) OVER w AS first_notice_due_at,
-           MIN(referred_only) OVER w AS all_referred
+           MIN(referred_only) OVER w AS all_referred,
+           MAX(minor_verdict) OVER w AS max_minor_verdict
     FROM stg_rows r
     -- One window, newest first, framed over the whole person: a single sort.
     WINDOW w AS (PARTITION BY identity_key ORDER BY seen_at DESC, row_number DESC

@@ -1,8 +1,9 @@
 -- The single write into prospects for every admitted candidate. New people are
 -- inserted; held people keep their prospect_id and take the newer non-empty
 -- values, the earliest first sighting, the latest contact and the strongest
--- lawful basis (consent is never downgraded). The basis_0..basis_3 binds are the policy's
--- precedence order, strongest first.
+-- lawful basis (consent is never downgraded). Likely minors enter, or turn,
+-- minor_review. The basis_0..basis_3 binds are the policy's precedence order,
+-- strongest first.
 INSERT INTO prospects (
     match_key, email, email_match_key, first_name, last_name, name_key, company, company_key,
     job_title, country, phone_e164, source, lawful_basis, status,
@@ -12,7 +13,7 @@ INSERT INTO prospects (
 SELECT identity_key, email, email_match_key, first_name, last_name, name_key, company, company_key,
        job_title, country, phone_e164, source,
        CASE basis_rank WHEN 0 THEN :basis_0 WHEN 1 THEN :basis_1 WHEN 2 THEN :basis_2 ELSE :basis_3 END,
-       'active',
+       CASE WHEN minor_verdict = 1 THEN 'minor_review' ELSE 'active' END,
        email_is_personal = 1, email_is_role = 1, email_is_disposable = 1, referred_only = 1,
        first_seen_at, last_contact_at, notice_due_at, :now, :now,
        email_hash, phone_hash, domain_hash, :key_id
@@ -64,4 +65,7 @@ ON CONFLICT (match_key) DO UPDATE SET
                  THEN excluded.phone_hash ELSE COALESCE(prospects.phone_hash, excluded.phone_hash) END,
     -- Hashes mixed from two keys are no key's: the rotation step recomputes them.
     hash_key_id = CASE WHEN prospects.hash_key_id = excluded.hash_key_id THEN excluded.hash_key_id END,
+    -- A likely minor leaves every use until a person decides.
+    status = CASE WHEN excluded.status = 'minor_review' AND prospects.status = 'active'
+                 THEN 'minor_review' ELSE prospects.status END,
     updated_at = excluded.updated_at

@@ -40,6 +40,9 @@ class FileCounts:
     rows_blocked: int = 0
     prospects_created: int = 0
     prospects_updated: int = 0
+    minors_removed: int = 0  # held records deleted: a row showed them under age
+    minor_reviews_queued: int = 0
+    special_category_redactions: int = 0  # free-text cells with special-category data removed
 
     @property
     def rows_merged(self) -> int:
@@ -100,10 +103,14 @@ def _load_file(
     counts = FileCounts()
     file_id = register_drop(conn, kind.name, path, sha256, archived_as, run)
     staging.create_staging(conn)
+    redacted: dict[str, int] = {}
     for prepared in prepared_chunks(chunks, kind, policy, run.today, keys, workers, conn.dialect.name):
         counts.rows_read += prepared.n_read
+        for category, n in prepared.special_category_hits.items():
+            redacted[category] = redacted.get(category, 0) + n
         counts.rows_quarantined += _quarantine(conn, kind, path, sha256, prepared.quarantined)
         staging.load_staged(conn, prepared)
+    counts.special_category_redactions = sum(redacted.values())
     staging.index_staging(conn)
     for step in IDENTITY_STEPS:
         conn.execute(text(read_sql(f"ingest/{step}.sql")))
@@ -116,11 +123,16 @@ def _load_file(
     counts.rows_admitted = int(admitted_rows)
     counts.rows_blocked = counts.rows_read - counts.rows_quarantined - counts.rows_admitted
     counts.prospects_created, counts.prospects_updated = result.created, result.updated
+    counts.minors_removed, counts.minor_reviews_queued = result.minors_removed, result.minor_reviews_queued
     staging.drop_staging(conn)
     conn.execute(_FILE_COUNTS, {"file_id": file_id, **asdict(counts)})
     details = {**asdict(counts), **{f"blocked_{k}": v for k, v in result.blocked.items()}}
     write_audit(conn, run, "ingest_file", subject_ref=f"file:{sha256}", reason=kind.name,
                 rows_affected=counts.rows_admitted, details=details)
+    if redacted:
+        write_audit(conn, run, "redact_special_category", subject_ref=f"file:{sha256}",
+                    reason="special-category data removed from free text before storage",
+                    rows_affected=counts.special_category_redactions, details={"cells_by_category": redacted})
     if counts.rows_quarantined:
         write_audit(conn, run, "quarantine_rows", subject_ref=f"file:{sha256}",
                     reason="row checks failed", rows_affected=counts.rows_quarantined)

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from crm_hygiene.ingest.kinds import DropKind
 from crm_hygiene.keys import HashKeys, identifier_values
+from crm_hygiene.minors import CERTAIN, LIKELY, MinorRules
 from crm_hygiene.normalise.country import CountryResolver, UnknownCountry
 from crm_hygiene.normalise.email_address import (
     NO_FLAGS,
@@ -26,12 +27,14 @@ from crm_hygiene.normalise.email_address import (
 from crm_hygiene.normalise.phone import InvalidPhone, to_e164
 from crm_hygiene.normalise.text import clean_text, company_key, name_key
 from crm_hygiene.policy import Policy
+from crm_hygiene.special_category import Redaction, SpecialCategoryScanner
 
 _CONSENT_VALUES = {
     "yes": True, "y": True, "true": True, "1": True,
     "no": False, "n": False, "false": False, "0": False,
 }
 _MAX_AGE = 130
+_REDACTION_CACHE_SIZE = 50_000
 
 # The staging table's columns, in order (see staging.py).
 STAGE_COLUMNS = (
@@ -41,7 +44,7 @@ STAGE_COLUMNS = (
     "marketing_consent", "seen_at", "notice_due_at",
     "email_is_personal", "email_is_role", "email_is_disposable", "referred_only",
     "referred_by_match_key", "date_of_birth", "age",
-    "email_hash", "phone_hash", "domain_hash",
+    "email_hash", "phone_hash", "domain_hash", "minor_verdict", "minor_signals",
 )
 # Rows of the side table of hashes under keys other than the current one.
 OTHER_KEY_HASH_COLUMNS = ("row_number", "key_type", "key_hash")
@@ -75,10 +78,24 @@ class RowContext:
     today: date
     keys: HashKeys
     countries: CountryResolver = field(init=False)
+    minors: MinorRules = field(init=False)
+    scanner: SpecialCategoryScanner = field(init=False)
+    # Titles and company names repeat across a file: each distinct value is scanned once.
+    _redactions: dict[str, Redaction] = field(init=False, default_factory=dict)
     _notice_due: dict[date, str] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.countries = CountryResolver(self.policy.input_validation.country_aliases)
+        self.minors = MinorRules(self.policy.minors)
+        self.scanner = SpecialCategoryScanner(self.policy.special_category)
+
+    def redact(self, value: str) -> Redaction:
+        found = self._redactions.get(value)
+        if found is None:
+            if len(self._redactions) >= _REDACTION_CACHE_SIZE:
+                self._redactions.clear()
+            found = self._redactions[value] = self.scanner.redact(value)
+        return found
 
     @property
     def today_start(self) -> datetime:
@@ -102,6 +119,8 @@ class PreparedChunk:
     other_key_hashes: list[tuple[int, str, str]] = field(default_factory=list)
     # The staged rows as COPY CSV text, when a worker encoded them (PostgreSQL).
     copy_csv: str | None = None
+    # Free-text cells redacted for special-category data, by category (counts only).
+    special_category_hits: dict[str, int] = field(default_factory=dict)
 
 
 def closed_set_value(raw: str) -> str:
@@ -198,8 +217,32 @@ def _checked(values: list[str], convert, error: type[Exception], reason: str, re
     return out
 
 
+def redact_free_text(chunk: RawChunk, ctx: RowContext) -> tuple[RawChunk, dict[str, int]]:
+    """The chunk with special-category data in its free-text columns (policy
+    ``special_category.fields``) replaced, before anything is stored or
+    quarantined; and how many cells each category hit."""
+    hits: dict[str, int] = {}
+    columns = dict(chunk.columns)
+    for name in ctx.policy.special_category.fields:
+        if name not in columns:
+            continue
+        cells = columns[name]
+        for i, value in enumerate(cells):
+            if not value:
+                continue
+            found = ctx.redact(value)
+            if found.categories:
+                if cells is chunk.columns[name]:
+                    cells = columns[name] = list(cells)
+                cells[i] = found.text
+                for category in found.categories:
+                    hits[category] = hits.get(category, 0) + 1
+    return RawChunk(columns, chunk.first_row_number, chunk.n_rows), hits
+
+
 def prepare_chunk(chunk: RawChunk, kind: DropKind, ctx: RowContext) -> PreparedChunk:
     """Check and normalise one chunk; see the module docstring."""
+    chunk, special_category_hits = redact_free_text(chunk, ctx)
     policy = ctx.policy
     n = chunk.n_rows
     reasons: list[list[str]] = [[] for _ in range(n)]
@@ -233,6 +276,7 @@ def prepare_chunk(chunk: RawChunk, kind: DropKind, ctx: RowContext) -> PreparedC
     consent_sources = policy.sources.events if kind.name == "events" else policy.sources.enquiries
     today_start = ctx.today_start
     current_key, older_keys = ctx.keys.current, ctx.keys.keys[1:]
+    event_names = details if kind.name == "events" else [None] * n
 
     staged: list[tuple] = []
     other_key_hashes: list[tuple[int, str, str]] = []
@@ -253,10 +297,22 @@ def prepare_chunk(chunk: RawChunk, kind: DropKind, ctx: RowContext) -> PreparedC
             identity = None
             if not reasons[i]:
                 reasons[i].append("no_identity")
+        born = dob[i].date() if dob[i] else None
+        minor = ctx.minors.assess(
+            today=ctx.today, date_of_birth=born, age=age[i], job_title=job_title[i], company=company[i],
+            email_domain=address.rpartition("@")[2] if address else None, event_name=event_names[i],
+        )
         if reasons[i]:
-            quarantined.append(
-                (row_number, ";".join(reasons[i]), chunk.raw_row_json(i), email_match_key(raw_emails[i]))
-            )
+            if minor.verdict == CERTAIN:
+                # A child's details are only ever removed: the row is counted
+                # with its reasons, and nothing of it is kept.
+                quarantined.append((row_number, ";".join([*reasons[i], "minor_certain"]), "{}", None))
+            else:
+                if minor.verdict == LIKELY:
+                    reasons[i].append("likely_minor")
+                quarantined.append(
+                    (row_number, ";".join(reasons[i]), chunk.raw_row_json(i), email_match_key(raw_emails[i]))
+                )
             continue
 
         seen_at = seen[i] or today_start
@@ -288,8 +344,10 @@ def prepare_chunk(chunk: RawChunk, kind: DropKind, ctx: RowContext) -> PreparedC
             wire_timestamp(seen_at),
             None if from_subject else ctx.notice_due(seen_at.date()),
             int(flags.is_personal), int(flags.is_role), int(flags.is_disposable), int(referred),
-            referrers[i], dob[i].date().isoformat() if dob[i] else None, age[i],
+            referrers[i], born.isoformat() if born else None, age[i],
             hashes.get("email"), hashes.get("phone"), hashes.get("domain"),
+            minor.verdict, minor.signal_text,
         ))
-    return PreparedChunk(n_read=n, staged=staged, quarantined=quarantined, other_key_hashes=other_key_hashes)
+    return PreparedChunk(n_read=n, staged=staged, quarantined=quarantined, other_key_hashes=other_key_hashes,
+                         special_category_hits=special_category_hits)
 

@@ -13,7 +13,7 @@ from crm_hygiene.bulk import bulk_insert
 from crm_hygiene.ingest.rows import OTHER_KEY_HASH_COLUMNS, STAGE_COLUMNS, PreparedChunk
 
 _INTEGER = {"row_number", "basis_rank", "marketing_consent", "email_is_personal", "email_is_role",
-            "email_is_disposable", "referred_only", "age"}
+            "email_is_disposable", "referred_only", "age", "minor_verdict"}
 _TIMESTAMP = {"seen_at"}
 _DATE = {"notice_due_at", "date_of_birth"}
 

@@ -1,0 +1,245 @@
+"""Likely minors: the review queue, the decisions people make, and the sweep.
+
+Privacy policy, "Children": a child's details are only ever removed. A rule
+that cannot be sure (no age known, school signals only) does not decide alone
+("Right to obtain human intervention"): the person is held as ``minor_review``
+(out of every use) with an open row in ``minor_reviews`` until someone decides:
+
+- ``adult``: back to ``active``; the same signals do not queue them again;
+- ``minor``: removed like an erasure (their hashes kept, reason ``minor``, when
+  the policy says so);
+- no decision within the policy's ``review_timeout``: removed, the safe default.
+
+Decisions come from ``inbox/reviews/*.csv`` (``prospect_id, decision``) or from
+Airflow's human-in-the-loop task. The sweep re-scores everyone held with the
+current rules, so a person whose record (or the policy) changed after
+admission is caught too. Only ids and rule names are stored or logged.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Connection, DateTime, Engine, bindparam, text
+
+from crm_hygiene.admission import MINOR_REASON
+from crm_hygiene.audit import write_audit
+from crm_hygiene.bulk import bulk_insert
+from crm_hygiene.db import read_sql
+from crm_hygiene.drop_registry import already_processed, quarantine_rows, register_drop, reject_drop
+from crm_hygiene.erasure import erase
+from crm_hygiene.ingest import files
+from crm_hygiene.ingest.reader import read_header
+from crm_hygiene.ingest.rows import wire_timestamp
+from crm_hygiene.keys import HashKeys
+from crm_hygiene.minors import LIKELY, MinorRules
+from crm_hygiene.policy import Policy
+from crm_hygiene.run import RunInfo, utc_now
+
+DECISIONS = ("adult", "minor")
+REQUIRED_COLUMNS = ("prospect_id", "decision")
+SWEEP_BATCH_ROWS = 10_000
+
+
+@dataclass
+class DecisionCounts:
+    adult: int = 0
+    minor: int = 0  # people removed on a reviewer's word
+    no_open_review: int = 0  # decisions naming nobody waiting for one
+    refused_legal_hold: int = 0
+
+
+@dataclass
+class ReviewSummary:
+    files_loaded: int = 0
+    files_already_processed: int = 0
+    rejected: dict[str, str] = field(default_factory=dict)
+    rows_quarantined: int = 0
+    decisions: DecisionCounts = field(default_factory=DecisionCounts)
+    swept: int = 0
+    newly_queued: int = 0
+    expired_removed: int = 0
+    open_reviews: int = 0
+
+    def as_dict(self) -> dict:
+        """Counts and file names only: safe for XCom and logs."""
+        return {
+            "files_loaded": self.files_loaded, "files_already_processed": self.files_already_processed,
+            "files_rejected": len(self.rejected), "rejected": dict(self.rejected),
+            "rows_quarantined": self.rows_quarantined, **{f"decided_{k}": v for k, v in asdict(self.decisions).items()},
+            "held_rescored": self.swept, "newly_queued": self.newly_queued,
+            "expired_removed": self.expired_removed, "open_reviews": self.open_reviews,
+        }
+
+
+def _timed(sql: str):
+    return text(sql).bindparams(bindparam("now", type_=DateTime))
+
+
+def _remove(conn: Connection, policy: Policy, keys: HashKeys, run: RunInfo, ids_sql: str, subject_ref: str,
+            reason: str):
+    return erase(conn, run, keys, prospect_ids_sql=ids_sql, params={}, subject_ref=subject_ref, reason=reason,
+                 suppression_reason=MINOR_REASON if policy.minors.actions.keep_match_key_hash else None)
+
+
+def apply_decisions(conn: Connection, policy: Policy, keys: HashKeys, run: RunInfo,
+                    decisions: list[tuple[int, str]], decided_by: str) -> DecisionCounts:
+    """Apply (prospect_id, 'adult'|'minor') decisions to open reviews, set-based, in the caller's transaction."""
+    counts = DecisionCounts()
+    conn.execute(text("DROP TABLE IF EXISTS stg_review_decisions"))
+    conn.execute(text("CREATE TEMPORARY TABLE stg_review_decisions (prospect_id BIGINT, decision TEXT)"))
+    # The last word on a person in one batch wins, as a person correcting themselves expects.
+    latest = dict(decisions)
+    bulk_insert(conn, "stg_review_decisions", ("prospect_id", "decision"), sorted(latest.items()))
+    counts.no_open_review = conn.execute(text(read_sql("minors/count_decisions_without_review.sql"))).scalar_one()
+    params = {"now": run.started_at, "decided_by": decided_by}
+    conn.execute(_timed(read_sql("minors/release_adults.sql")), {"now": run.started_at})
+    counts.adult = conn.execute(_timed(read_sql("minors/close_reviews.sql")), {**params, "decision": "adult"}).rowcount
+    removed = _remove(conn, policy, keys, run, read_sql("minors/decided_minor_ids.sql"),
+                      f"minor_reviews:{decided_by}", "minor_review_decision")
+    counts.minor, counts.refused_legal_hold = removed.erased, removed.refused_legal_hold
+    conn.execute(_timed(read_sql("minors/close_reviews.sql")), {**params, "decision": "minor"})
+    conn.execute(text("DROP TABLE stg_review_decisions"))
+    write_audit(conn, run, "minor_review_decisions", subject_ref=f"reviews:{decided_by}",
+                reason="a person decided", rows_affected=counts.adult + counts.minor, details=asdict(counts))
+    return counts
+
+
+def _parse_row(row: dict[str, str]) -> tuple[tuple[int, str] | None, list[str]]:
+    reasons = []
+    raw_id = row.get("prospect_id", "").strip()
+    if not raw_id.isdigit():
+        reasons.append("prospect_id_invalid")
+    decision = row.get("decision", "").strip().lower()
+    if decision not in DECISIONS:
+        reasons.append("decision_unknown")
+    return (None, reasons) if reasons else ((int(raw_id), decision), [])
+
+
+def _read_decisions(path: Path, sha256: str) -> tuple[list[tuple[int, str]], list[tuple]]:
+    header = read_header(path)
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise files.FileRejected(f"required column(s) missing: {', '.join(missing)}")
+    decisions, bad = [], []
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        for row_number, cells in enumerate(reader, start=1):
+            row = dict(zip(header, cells, strict=False))
+            decision, reasons = _parse_row(row)
+            if decision is None:
+                # Only the two columns a decision has: nothing personal to keep.
+                kept = {c: row.get(c, "") for c in REQUIRED_COLUMNS}
+                bad.append(("reviews", path.name, sha256, row_number, ";".join(reasons),
+                            json.dumps(kept, ensure_ascii=False), None, wire_timestamp(utc_now())))
+            else:
+                decisions.append(decision)
+    return decisions, bad
+
+
+def process_review_files(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inbox: Path,
+                         archive_dir: Path, summary: ReviewSummary) -> None:
+    """Apply each dropped decisions file in one transaction; a file is processed once."""
+    for path in files.pending_files(inbox):
+        sha256 = files.sha256_of(path)
+        archived_as = files.archive_target(path, archive_dir, sha256)
+        if already_processed(engine, sha256):
+            files.archive(path, archived_as)
+            summary.files_already_processed += 1
+            continue
+        try:
+            decisions, bad = _read_decisions(path, sha256)
+        except files.FileRejected as exc:
+            reject_drop(engine, run, path, str(exc))
+            summary.rejected[path.name] = str(exc)
+            continue
+        with engine.begin() as conn:
+            counts = apply_decisions(conn, policy, keys, run, decisions, f"file:{path.name}")
+            quarantine_rows(conn, bad)
+            register_drop(conn, "reviews", path, sha256, archived_as, run,
+                          rows_read=len(decisions) + len(bad), rows_quarantined=len(bad))
+            if bad:
+                write_audit(conn, run, "quarantine_rows", subject_ref=f"file:{sha256}",
+                            reason="review decision rows failed checks", rows_affected=len(bad))
+        for name, value in asdict(counts).items():
+            setattr(summary.decisions, name, getattr(summary.decisions, name) + value)
+        summary.rows_quarantined += len(bad)
+        files.archive(path, archived_as)
+        summary.files_loaded += 1
+
+
+def _likely_held(engine: Engine, rules: MinorRules, today) -> tuple[int, list[tuple[int, str]]]:
+    """Everyone held and not yet queued or cleared, re-scored with today's rules."""
+    scored, likely = 0, []
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=SWEEP_BATCH_ROWS).execute(
+            text(read_sql("minors/sweep_candidates.sql")))
+        for prospect_id, job_title, company, email, event_name in result:
+            scored += 1
+            verdict = rules.assess(today=today, job_title=job_title, company=company, event_name=event_name,
+                                   email_domain=email.rpartition("@")[2] if email else None)
+            if verdict.verdict == LIKELY:
+                likely.append((prospect_id, verdict.signal_text))
+    return scored, likely
+
+
+def sweep_held(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, summary: ReviewSummary) -> None:
+    """Queue every held person the current rules now find a likely minor."""
+    summary.swept, likely = _likely_held(engine, MinorRules(policy.minors), run.today)
+    if not likely:
+        return
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS stg_sweep_hits"))
+        conn.execute(text("CREATE TEMPORARY TABLE stg_sweep_hits (prospect_id BIGINT, signals TEXT)"))
+        bulk_insert(conn, "stg_sweep_hits", ("prospect_id", "signals"), likely)
+        params = {"now": run.started_at}
+        conn.execute(_timed(read_sql("minors/sweep_hold_for_review.sql")), params)
+        summary.newly_queued = conn.execute(_timed(read_sql("minors/sweep_queue.sql")),
+                                            {"now": run.today_start}).rowcount
+        conn.execute(text("DROP TABLE stg_sweep_hits"))
+        write_audit(conn, run, "queue_minor_review", subject_ref="minors:sweep",
+                    reason="likely minor found among held records", rows_affected=summary.newly_queued)
+
+
+def expire_reviews(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, summary: ReviewSummary) -> None:
+    """Undecided past the policy's limit: removed, the safe default for a possible child."""
+    cutoff = policy.minors.actions.review_timeout.before(run.today_start)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS stg_review_decisions"))
+        conn.execute(text("CREATE TEMPORARY TABLE stg_review_decisions (prospect_id BIGINT, decision TEXT)"))
+        expired = conn.execute(text(read_sql("minors/stage_expired.sql")).bindparams(
+            bindparam("cutoff", type_=DateTime)), {"cutoff": cutoff}).rowcount
+        if expired:
+            removed = _remove(conn, policy, keys, run, read_sql("minors/decided_minor_ids.sql"),
+                              "minor_reviews:timeout", "minor_review_timeout")
+            conn.execute(_timed(read_sql("minors/close_reviews.sql")),
+                         {"now": run.started_at, "decided_by": "timeout", "decision": "expired"})
+            summary.expired_removed = removed.erased
+        conn.execute(text("DROP TABLE stg_review_decisions"))
+
+
+def open_reviews(engine: Engine, limit: int | None = None) -> list[dict]:
+    """Open reviews, oldest first: ids and rule names only (what a reviewer is shown)."""
+    sql = "SELECT review_id, prospect_id, signals, queued_at FROM minor_reviews WHERE status = 'open' " \
+          "ORDER BY queued_at, review_id"
+    with engine.connect() as conn:
+        rows = conn.execute(text(sql)).all()
+    rows = rows[:limit] if limit else rows
+    return [{"review_id": r[0], "prospect_id": r[1], "signals": r[2], "queued_at": str(r[3])} for r in rows]
+
+
+def run_minor_reviews(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inbox: Path,
+                      archive_dir: Path) -> ReviewSummary:
+    """The sweep DAG's work: decisions first, then the sweep, then the timeout."""
+    summary = ReviewSummary()
+    process_review_files(engine, policy, keys, run, inbox, archive_dir, summary)
+    sweep_held(engine, policy, keys, run, summary)
+    expire_reviews(engine, policy, keys, run, summary)
+    with engine.connect() as conn:
+        summary.open_reviews = conn.execute(
+            text("SELECT COUNT(*) FROM minor_reviews WHERE status = 'open'")).scalar_one()
+    return summary
