@@ -1,0 +1,210 @@
+"""Minor detection: the labelled evaluation (eval/minors_eval.py) and focused rule tests. No database."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from crm_hygiene.minors import CERTAIN, LIKELY, NOT_A_MINOR, MinorRules
+from crm_hygiene.policy import load_policy
+
+REPO = Path(__file__).resolve().parents[1]
+EVAL_SEED = 7
+TODAY = date(2026, 11, 24)
+
+
+def _load_eval_module():
+    spec = importlib.util.spec_from_file_location("minors_eval", REPO / "eval" / "minors_eval.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+minors_eval = _load_eval_module()
+
+
+@pytest.fixture(scope="module")
+def report():
+    return minors_eval.evaluate(size=1500, seed=EVAL_SEED)
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return MinorRules(load_policy().minors)
+
+
+def assess(rules, **fields):
+    return rules.assess(today=TODAY, **fields)
+
+
+# --- the evaluation ------------------------------------------------------------
+
+
+def test_policy_meets_the_issue_targets(report):
+    assert report.targets_met, "minor-detection targets missed: " + "; ".join(report.failed_targets)
+
+
+def test_report_counts_add_up(report):
+    classes = report.classes
+    for s in classes.values():
+        assert s.tp + s.fn == s.positives
+        assert s.fp + s.tn == s.negatives
+        assert s.positives + s.negatives == s.n
+        if s.precision is not None:
+            assert s.precision == pytest.approx(s.tp / (s.tp + s.fp))
+        if s.recall is not None:
+            assert s.recall == pytest.approx(s.tp / (s.tp + s.fn))
+    everyone = classes["everyone"]
+    assert everyone.n == report.size == 1500
+    parts = [classes[name] for name in ("date_of_birth_or_age", "all_signal_only", "no_evidence")]
+    for attr in ("tp", "fp", "fn", "tn"):
+        assert sum(getattr(s, attr) for s in parts) == getattr(everyone, attr)
+    signal_only = classes["all_signal_only"]
+    for name in ("job_title", "email_domain", "company", "youth_event", "any_policy_signal"):
+        assert 0 < classes[name].n <= signal_only.n
+        assert classes[name].tp <= signal_only.tp and classes[name].fp <= signal_only.fp
+    no_age = sum(k.n for k in report.kinds.values())
+    assert no_age == signal_only.n + classes["no_evidence"].n
+    assert sum(k.flagged_adults for k in report.kinds.values()) == signal_only.fp + classes["no_evidence"].fp
+    assert report.hard_negatives and all(k.minors == 0 for k in report.hard_negatives.values())
+
+
+def test_the_set_has_what_the_issue_asks_for(report):
+    kinds = set(report.kinds)
+    for kind in ("hard_negative/student_loans_company", "hard_negative/school_partnerships",
+                 "hard_negative/university_student", "school_staff/GB", "youth_event/pupil", "ordinary/b2b"):
+        assert kind in kinds
+    assert report.classes["date_of_birth_or_age"].positives > 0
+    assert report.classes["all_signal_only"].positives > 0
+
+
+def test_generation_is_seeded():
+    first = minors_eval.generate(300, seed=3)
+    again = minors_eval.generate(300, seed=3)
+    other = minors_eval.generate(300, seed=4)
+    assert [p.describe() for p in first] == [p.describe() for p in again]
+    assert [p.describe() for p in first] != [p.describe() for p in other]
+
+
+def test_ground_truth_age_handles_leap_days():
+    assert minors_eval.true_age(date(2008, 2, 29), date(2024, 2, 28)) == 15
+    assert minors_eval.true_age(date(2008, 2, 29), date(2024, 2, 29)) == 16
+    assert minors_eval.true_age(date(2012, 2, 29), date(2025, 2, 28)) == 12
+    assert minors_eval.true_age(date(2012, 2, 29), date(2025, 3, 1)) == 13
+
+
+# --- signals that make a likely minor ----------------------------------------------
+
+
+@pytest.mark.parametrize("title", ["Year 10 pupil", "GCSE student", "9th grade", "Schülerin", "Élève de 3e",
+                                   "  high SCHOOL student ", "Work experience pupil"])
+def test_pupil_job_title_is_likely(rules, title):
+    a = assess(rules, job_title=title)
+    assert a.verdict == LIKELY
+    assert "pupil_job_title" in a.signals
+
+
+def test_student_title_at_school_domain_is_likely(rules):
+    a = assess(rules, job_title="Student", email_domain="hillside.lancs.sch.uk")
+    assert a.verdict == LIKELY
+    assert set(a.signals) == {"student_job_title", "school_email_domain"}
+
+
+@pytest.mark.parametrize("domain", ["hillside.lancs.sch.uk", "lincoln.k12.ca.us", "rangitoto.school.nz",
+                                    "springwood-h.schools.nsw.edu.au", "kelvingroveshs.eq.edu.au"])
+def test_school_domain_alone_is_not_enough(rules, domain):
+    assert assess(rules, email_domain=domain).verdict == NOT_A_MINOR
+
+
+def test_student_title_alone_is_not_enough(rules):
+    assert assess(rules, job_title="Student").verdict == NOT_A_MINOR
+
+
+def test_school_company(rules):
+    assert assess(rules, company="Hillside High School").verdict == NOT_A_MINOR
+    a = assess(rules, job_title="Student", company="Hillside High School")
+    assert a.verdict == LIKELY
+    assert set(a.signals) == {"student_job_title", "school_company"}
+    a = assess(rules, company="Hillside High School", email_domain="hillside.lancs.sch.uk")
+    assert a.verdict == LIKELY
+    assert set(a.signals) == {"school_company", "school_email_domain"}
+
+
+@pytest.mark.parametrize("event", ["Youth STEM Day 2026", "Schools Careers Fair", "Leeds Schools Careers Fair 2026"])
+@pytest.mark.parametrize("title", [None, "Student"])
+def test_youth_event_attendee_is_likely(rules, event, title):
+    a = assess(rules, event_name=event, job_title=title)
+    assert a.verdict == LIKELY
+    assert "youth_event" in a.signals
+
+
+# --- hard negatives ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fields", [
+    {"company": "Student Loans Company", "job_title": "Customer Service Adviser", "email_domain": "slc.co.uk"},
+    {"company": "Student Loans Company", "job_title": "Student Finance Adviser"},
+    {"company": "Acme Learning", "job_title": "Head of School Partnerships"},
+    {"company": "Unite Students", "job_title": "Student Experience Manager", "email_domain": "unitestudents.com"},
+    {"company": "Youth Hostel Association", "job_title": "Hostel Manager", "email_domain": "yha.org.uk"},
+    {"company": "Hillside High School", "job_title": "Maths Teacher", "email_domain": "hillside.lancs.sch.uk"},
+    {"company": "Hillside Primary School", "job_title": "Headteacher", "email_domain": "hillside.kent.sch.uk"},
+    {"company": "Hillside School", "job_title": "Bursar", "email_domain": "hillside.kent.sch.uk"},
+    {"company": "Hillside School", "job_title": "IT Technician", "email_domain": "hillside.kent.sch.uk"},
+    {"company": "Hillside School", "job_title": "Chair of Governors", "email_domain": "hillside.kent.sch.uk"},
+    {"company": "University of Leeds", "job_title": "PhD Student", "email_domain": "leeds.ac.uk"},
+    {"company": "Warwick Business School", "job_title": "MBA Student"},
+    {"company": "University of Leeds", "job_title": "Graduate Intern"},
+    {"event_name": "Youth STEM Day 2026", "job_title": "STEM Ambassador Coordinator"},
+    {"event_name": "Schools Careers Fair", "job_title": "Early Careers Manager", "company": "Acme plc"},
+    {"company": "Acme plc", "job_title": "Marketing Manager", "email_domain": "acme.com"},
+    {"company": "Acme plc", "job_title": "CTO", "event_name": "Cloud Expo Europe 2026"},
+])
+def test_hard_negative_is_not_a_minor(rules, fields):
+    assert assess(rules, **fields).verdict == NOT_A_MINOR
+
+
+# --- certain verdicts ----------------------------------------------------------------
+
+
+def test_day_before_16th_birthday_is_certain(rules):
+    a = assess(rules, date_of_birth=date(2010, 11, 25))
+    assert a.verdict == CERTAIN
+    assert a.signals == ("date_of_birth_under_16",)
+
+
+@pytest.mark.parametrize("born", [date(2010, 11, 24), date(2010, 11, 23)])
+def test_on_or_after_16th_birthday_is_not_a_minor(rules, born):
+    assert assess(rules, date_of_birth=born).verdict == NOT_A_MINOR
+
+
+def test_stated_age_15_is_certain_and_16_is_not(rules):
+    a = assess(rules, age=15)
+    assert a.verdict == CERTAIN
+    assert a.signals == ("stated_age_under_16",)
+    assert assess(rules, age=16).verdict == NOT_A_MINOR
+
+
+def test_under_13_adds_its_signal(rules):
+    assert assess(rules, age=12).signals == ("stated_age_under_16", "under_13")
+    assert assess(rules, date_of_birth=date(2013, 11, 25)).signals == ("date_of_birth_under_16", "under_13")
+    assert "under_13" not in assess(rules, age=13).signals
+    assert "under_13" not in assess(rules, date_of_birth=date(2013, 11, 24)).signals
+
+
+@pytest.mark.parametrize("known", [{"age": 16}, {"age": 40}, {"date_of_birth": date(1990, 5, 1)}])
+def test_known_adult_age_overrides_signals(rules, known):
+    a = assess(rules, job_title="Year 10 pupil", company="Hillside High School", email_domain="hillside.lancs.sch.uk",
+               event_name="Youth STEM Day 2026", **known)
+    assert a.verdict == NOT_A_MINOR
+    assert a.signals == ()
+
+
+def test_either_known_age_under_16_is_enough(rules):
+    a = assess(rules, date_of_birth=date(1990, 5, 1), age=15)
+    assert a.verdict == CERTAIN
