@@ -50,12 +50,12 @@ def test_the_rules_keep_their_measured_quality(report):
     every child with a known age is caught, and signal-only recall stays near 0.9."""
     age, signal_only = report.classes["date_of_birth_or_age"], report.classes["all_signal_only"]
     assert age.recall == 1.0
-    assert signal_only.recall >= 0.85
+    assert signal_only.recall >= 0.9
     assert signal_only.precision >= 0.55
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "Known shortfall: signal-only precision is about 0.58 against the issue's 0.8. The labelled set counts "
+    "Known shortfall: signal-only precision is about 0.59 against the issue's 0.8. The labelled set counts "
     "16-18-year-old pupils (sixth form, US juniors/seniors) as adults, and school signals cannot tell 15 "
     "from 17; see the README's minor-detection section. Strict: meeting the targets makes this fail, "
     "so the note gets updated."))
