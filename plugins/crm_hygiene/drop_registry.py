@@ -3,14 +3,20 @@ loudly with an audit row, and bad rows kept in quarantine with their reasons."""
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 
 from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
 from crm_hygiene.ingest import files
+from crm_hygiene.ingest.reader import read_header
 from crm_hygiene.run import RunInfo, utc_now
+
+T = TypeVar("T")
 
 QUARANTINE_COLUMNS = (
     "kind", "source_file", "file_sha256", "row_number", "reasons", "raw_row", "email_match_key", "quarantined_at",
@@ -55,3 +61,46 @@ def register_drop(
         "archived_as": archived_as.name, "dag_id": run.dag_id, "run_id": run.run_id, "processed_at": utc_now(),
         "rows_read": rows_read, "rows_quarantined": rows_quarantined,
     }).scalar_one()
+
+
+def csv_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(data row number, row by normalised header) of a small drop; FileRejected
+    (before any row) when a required column is missing."""
+    header = read_header(path)
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise files.FileRejected(f"required column(s) missing: {', '.join(missing)}")
+    return _rows(path, header)
+
+
+def _rows(path: Path, header: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        for row_number, cells in enumerate(reader, start=1):
+            yield row_number, dict(zip(header, cells, strict=False))
+
+
+def new_drops(
+    engine: Engine, run: RunInfo, inbox: Path, archive_dir: Path, read: Callable[[Path, str], T], summary,
+) -> Iterator[tuple[Path, str, Path, T]]:
+    """Each pending drop not processed before, as (path, sha256, archive target, read(path, sha256)).
+
+    Bytes seen before are archived and counted in ``summary.files_already_processed``;
+    a file whose `read` raises FileRejected is set aside, audited and named in
+    ``summary.rejected``. The caller registers and archives what it is given.
+    """
+    for path in files.pending_files(inbox):
+        sha256 = files.sha256_of(path)
+        archived_as = files.archive_target(path, archive_dir, sha256)
+        if already_processed(engine, sha256):
+            files.archive(path, archived_as)
+            summary.files_already_processed += 1
+            continue
+        try:
+            content = read(path, sha256)
+        except files.FileRejected as exc:
+            reject_drop(engine, run, path, str(exc))
+            summary.rejected[path.name] = str(exc)
+            continue
+        yield path, sha256, archived_as, content

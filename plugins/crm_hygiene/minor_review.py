@@ -18,7 +18,6 @@ admission is caught too. Only ids and rule names are stored or logged.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,10 +28,9 @@ from crm_hygiene.admission import MINOR_REASON
 from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
 from crm_hygiene.db import read_sql
-from crm_hygiene.drop_registry import already_processed, quarantine_rows, register_drop, reject_drop
+from crm_hygiene.drop_registry import csv_rows, new_drops, quarantine_rows, register_drop
 from crm_hygiene.erasure import erase
 from crm_hygiene.ingest import files
-from crm_hygiene.ingest.reader import read_header
 from crm_hygiene.ingest.rows import wire_timestamp
 from crm_hygiene.keys import HashKeys
 from crm_hygiene.minors import LIKELY, MinorRules
@@ -120,43 +118,24 @@ def _parse_row(row: dict[str, str]) -> tuple[tuple[int, str] | None, list[str]]:
 
 
 def _read_decisions(path: Path, sha256: str) -> tuple[list[tuple[int, str]], list[tuple]]:
-    header = read_header(path)
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise files.FileRejected(f"required column(s) missing: {', '.join(missing)}")
     decisions, bad = [], []
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
-        next(reader)
-        for row_number, cells in enumerate(reader, start=1):
-            row = dict(zip(header, cells, strict=False))
-            decision, reasons = _parse_row(row)
-            if decision is None:
-                # Only the two columns a decision has: nothing personal to keep.
-                kept = {c: row.get(c, "") for c in REQUIRED_COLUMNS}
-                bad.append(("reviews", path.name, sha256, row_number, ";".join(reasons),
-                            json.dumps(kept, ensure_ascii=False), None, wire_timestamp(utc_now())))
-            else:
-                decisions.append(decision)
+    for row_number, row in csv_rows(path, REQUIRED_COLUMNS):
+        decision, reasons = _parse_row(row)
+        if decision is None:
+            # Only the two columns a decision has: nothing personal to keep.
+            kept = {c: row.get(c, "") for c in REQUIRED_COLUMNS}
+            bad.append(("reviews", path.name, sha256, row_number, ";".join(reasons),
+                        json.dumps(kept, ensure_ascii=False), None, wire_timestamp(utc_now())))
+        else:
+            decisions.append(decision)
     return decisions, bad
 
 
 def process_review_files(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inbox: Path,
                          archive_dir: Path, summary: ReviewSummary) -> None:
     """Apply each dropped decisions file in one transaction; a file is processed once."""
-    for path in files.pending_files(inbox):
-        sha256 = files.sha256_of(path)
-        archived_as = files.archive_target(path, archive_dir, sha256)
-        if already_processed(engine, sha256):
-            files.archive(path, archived_as)
-            summary.files_already_processed += 1
-            continue
-        try:
-            decisions, bad = _read_decisions(path, sha256)
-        except files.FileRejected as exc:
-            reject_drop(engine, run, path, str(exc))
-            summary.rejected[path.name] = str(exc)
-            continue
+    for path, sha256, archived_as, (decisions, bad) in new_drops(
+            engine, run, inbox, archive_dir, _read_decisions, summary):
         with engine.begin() as conn:
             counts = apply_decisions(conn, policy, keys, run, decisions, f"file:{path.name}")
             quarantine_rows(conn, bad)

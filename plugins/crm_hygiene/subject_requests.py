@@ -18,7 +18,6 @@ policy's warning period are reported (ids and counts) for the DAG to fail on.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from dataclasses import dataclass, field
@@ -28,10 +27,9 @@ from pathlib import Path
 from sqlalchemy import Boolean, Connection, Date, DateTime, Engine, String, bindparam, text
 
 from crm_hygiene.audit import write_audit
-from crm_hygiene.drop_registry import already_processed, quarantine_rows, register_drop, reject_drop
+from crm_hygiene.drop_registry import csv_rows, new_drops, quarantine_rows, register_drop
 from crm_hygiene.erasure import active_hold_exists, erase
 from crm_hygiene.ingest import files
-from crm_hygiene.ingest.reader import read_header
 from crm_hygiene.ingest.rows import closed_set_value, parse_timestamp, wire_timestamp
 from crm_hygiene.keys import HashKeys, identifier_values
 from crm_hygiene.normalise.country import CountryResolver, UnknownCountry
@@ -122,23 +120,15 @@ def _parse_row(row: dict[str, str]) -> tuple[Request | None, list[str]]:
 
 def _read_file(path: Path, sha256: str) -> tuple[list[Request], list[tuple]]:
     """The file's valid requests, and its bad rows as quarantine rows."""
-    header = read_header(path)
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise files.FileRejected(f"required column(s) missing: {', '.join(missing)}")
     requests, bad = [], []
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
-        next(reader)
-        for row_number, cells in enumerate(reader, start=1):
-            row = dict(zip(header, cells, strict=False))
-            request, reasons = _parse_row(row)
-            if request is None:
-                bad.append(("requests", path.name, sha256, row_number, ";".join(reasons),
-                            json.dumps(row, ensure_ascii=False), email_match_key(row.get("email")),
-                            wire_timestamp(utc_now())))
-            else:
-                requests.append(request)
+    for row_number, row in csv_rows(path, REQUIRED_COLUMNS):
+        request, reasons = _parse_row(row)
+        if request is None:
+            bad.append(("requests", path.name, sha256, row_number, ";".join(reasons),
+                        json.dumps(row, ensure_ascii=False), email_match_key(row.get("email")),
+                        wire_timestamp(utc_now())))
+        else:
+            requests.append(request)
     return requests, bad
 
 
@@ -352,19 +342,8 @@ def due_report(engine: Engine, policy: Policy, run: RunInfo, summary: RequestSum
 def process_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inbox: Path,
                   archive_dir: Path, exports_dir: Path) -> RequestSummary:
     summary = RequestSummary()
-    for path in files.pending_files(inbox):
-        sha256 = files.sha256_of(path)
-        archived_as = files.archive_target(path, archive_dir, sha256)
-        if already_processed(engine, sha256):
-            files.archive(path, archived_as)
-            summary.files_already_processed += 1
-            continue
-        try:
-            requests, bad = _read_file(path, sha256)
-        except files.FileRejected as exc:
-            reject_drop(engine, run, path, str(exc))
-            summary.rejected[path.name] = str(exc)
-            continue
+    for path, sha256, archived_as, (requests, bad) in new_drops(
+            engine, run, inbox, archive_dir, _read_file, summary):
         for request in sorted(requests, key=lambda r: r.received_at):
             outcome = carry_out(engine, request, policy, keys, run, exports_dir)
             if outcome is None:
