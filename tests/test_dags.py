@@ -196,3 +196,38 @@ def test_no_plugin_module_shadows_an_installed_module():
         if spec is not None and spec.origin and not spec.origin.startswith(str(REPO / "plugins")):
             clashes.append(f"{path.relative_to(REPO)} shadows {spec.origin}")
     assert not clashes
+
+
+def test_answers_given_in_airflow_are_applied_and_questions_show_ids_and_rule_names_only(crm, data_dir, monkeypatch):
+    from crm_airflow import tasks
+
+    write_csv(data_dir / "inbox" / "research" / "r.csv",
+              ["first_name", "last_name", "email", "phone", "company", "job_title", "country", "source",
+               "source_url", "collected_at"],
+              [["Pip", "Young", "pip@acme.com", "", "Acme", "Year 10 pupil", "UK", "linkedin", "", "2031-06-01"],
+               ["Kim", "Grown", "kim@acme.com", "", "Acme", "Pupil", "UK", "linkedin", "", "2031-06-01"],
+               ["Lou", "Later", "lou@acme.com", "", "Acme", "GCSE student", "UK", "linkedin", "", "2031-06-01"]])
+    monkeypatch.setenv("AIRFLOW_CONN_CRM_DB", crm.airflow_conn)
+    from crm_hygiene.ingest.kinds import RESEARCH
+    from crm_hygiene.ingest.pipeline import ingest_inbox
+    from crm_hygiene.policy import load_policy
+    from crm_hygiene.run import RunInfo
+
+    ingest_inbox(crm.engine, RESEARCH, load_policy(), tasks.hash_keys(), RunInfo("t", "t", date(2031, 7, 1)),
+                 data_dir / "inbox" / "research", data_dir / "archive" / "research")
+    # Outside a task there is no Airflow context: the run is given as a task would see it.
+    monkeypatch.setattr(tasks, "run_info", lambda: RunInfo("review_minors", "manual", date(2031, 7, 2)))
+    assert tasks.open_minor_reviews(ask="False", max_items="20") == []
+    reviews = tasks.open_minor_reviews(ask="True", max_items="20")
+    assert len(reviews) == 3
+    questions = [tasks.hitl_question(r) for r in reviews]
+    shown = json.dumps(questions)
+    assert "pupil_job_title" in shown and not any(w in shown for w in ("Pip", "pip@", "Year 10", "Acme"))
+    ids = dict(crm.rows("SELECT email, prospect_id FROM prospects"))
+    by_id = {r["prospect_id"]: r for r in reviews}
+    answers = {ids["pip@acme.com"]: ["minor"], ids["kim@acme.com"]: ["adult"], ids["lou@acme.com"]: ["skip"]}
+    result = tasks.apply_reviewer_answers(
+        [by_id[i] for i in answers], [{"chosen_options": c, "params_input": {}} for c in answers.values()])
+    assert result["decided"] == 2 and result["minor"] == 1 and result["adult"] == 1
+    assert crm.rows("SELECT email, status FROM prospects ORDER BY email") == [
+        ("kim@acme.com", "active"), ("lou@acme.com", "minor_review")]
