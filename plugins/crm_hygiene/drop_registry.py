@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,6 +18,24 @@ from crm_hygiene.ingest.reader import read_header
 from crm_hygiene.run import RunInfo, utc_now
 
 T = TypeVar("T")
+
+
+@dataclass
+class DropTally:
+    """What a run did with the files of one inbox (summaries extend it)."""
+
+    files_loaded: int = 0
+    files_already_processed: int = 0
+    rejected: dict[str, str] = field(default_factory=dict)  # file name -> reason
+    rows_quarantined: int = 0
+
+    def files_dict(self) -> dict:
+        """File names and counts only: safe for XCom and logs."""
+        return {
+            "files_loaded": self.files_loaded, "files_already_processed": self.files_already_processed,
+            "files_rejected": len(self.rejected), "rejected": dict(self.rejected),
+            "rows_quarantined": self.rows_quarantined,
+        }
 
 QUARANTINE_COLUMNS = (
     "kind", "source_file", "file_sha256", "row_number", "reasons", "raw_row", "email_match_key", "quarantined_at",

@@ -28,7 +28,7 @@ from crm_hygiene.admission import MINOR_REASON
 from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
 from crm_hygiene.db import read_sql
-from crm_hygiene.drop_registry import csv_rows, new_drops, quarantine_rows, register_drop
+from crm_hygiene.drop_registry import DropTally, csv_rows, new_drops, quarantine_rows, register_drop
 from crm_hygiene.erasure import erase
 from crm_hygiene.ingest import files
 from crm_hygiene.ingest.rows import wire_timestamp
@@ -51,11 +51,7 @@ class DecisionCounts:
 
 
 @dataclass
-class ReviewSummary:
-    files_loaded: int = 0
-    files_already_processed: int = 0
-    rejected: dict[str, str] = field(default_factory=dict)
-    rows_quarantined: int = 0
+class ReviewSummary(DropTally):
     decisions: DecisionCounts = field(default_factory=DecisionCounts)
     swept: int = 0
     newly_queued: int = 0
@@ -65,9 +61,7 @@ class ReviewSummary:
     def as_dict(self) -> dict:
         """Counts and file names only: safe for XCom and logs."""
         return {
-            "files_loaded": self.files_loaded, "files_already_processed": self.files_already_processed,
-            "files_rejected": len(self.rejected), "rejected": dict(self.rejected),
-            "rows_quarantined": self.rows_quarantined, **{f"decided_{k}": v for k, v in asdict(self.decisions).items()},
+            **self.files_dict(), **{f"decided_{k}": v for k, v in asdict(self.decisions).items()},
             "held_rescored": self.swept, "newly_queued": self.newly_queued,
             "expired_removed": self.expired_removed, "open_reviews": self.open_reviews,
         }

@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import Boolean, Connection, Date, DateTime, Engine, String, bindparam, text
 
 from crm_hygiene.audit import write_audit
-from crm_hygiene.drop_registry import csv_rows, new_drops, quarantine_rows, register_drop
+from crm_hygiene.drop_registry import DropTally, csv_rows, new_drops, quarantine_rows, register_drop
 from crm_hygiene.erasure import active_hold_exists, erase
 from crm_hygiene.ingest import files
 from crm_hygiene.ingest.rows import closed_set_value, parse_timestamp, wire_timestamp
@@ -55,11 +55,7 @@ class Request:
 
 
 @dataclass
-class RequestSummary:
-    files_loaded: int = 0
-    files_already_processed: int = 0
-    rejected: dict[str, str] = field(default_factory=dict)
-    rows_quarantined: int = 0
+class RequestSummary(DropTally):
     duplicates_ignored: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)  # "type:outcome" -> count
     open_ids: list[str] = field(default_factory=list)
@@ -69,9 +65,7 @@ class RequestSummary:
     def as_dict(self) -> dict:
         """Counts and request ids only: safe for XCom and logs."""
         return {
-            "files_loaded": self.files_loaded, "files_already_processed": self.files_already_processed,
-            "files_rejected": len(self.rejected), "rejected": dict(self.rejected),
-            "rows_quarantined": self.rows_quarantined, "duplicates_ignored": self.duplicates_ignored,
+            **self.files_dict(), "duplicates_ignored": self.duplicates_ignored,
             "outcomes": dict(sorted(self.outcomes.items())),
             "open": len(self.open_ids), "due_within_warning": sorted(self.due_soon_ids),
             "overdue": sorted(self.overdue_ids),
