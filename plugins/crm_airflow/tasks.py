@@ -137,6 +137,8 @@ def hitl_question(review: dict) -> dict:
 
 def apply_reviewer_answers(reviews: list[dict], answers: list[dict]) -> dict:
     """Apply what people chose in the human-in-the-loop tasks (answers in the order asked)."""
+    from dataclasses import asdict
+
     from crm_hygiene.minor_review import apply_decisions
     from crm_hygiene.policy import load_policy
 
@@ -149,4 +151,4 @@ def apply_reviewer_answers(reviews: list[dict], answers: list[dict]) -> dict:
         return {"decided": 0}
     with crm_engine().begin() as conn:
         counts = apply_decisions(conn, load_policy(), hash_keys(), run_info(), decisions, "airflow_hitl")
-    return {"decided": len(decisions), **counts.__dict__}
+    return {"decided": len(decisions), **asdict(counts)}

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, DateTime, bindparam, text
+from sqlalchemy import Connection, text
 
 from crm_hygiene.audit import write_audit
-from crm_hygiene.db import read_sql
-from crm_hygiene.erasure import erase
+from crm_hygiene.db import read_sql, timed_sql
+from crm_hygiene.erasure import ErasureResult, erase
 from crm_hygiene.keys import HashKeys
 from crm_hygiene.policy import Policy
 from crm_hygiene.run import RunInfo
@@ -72,12 +72,11 @@ def admit_candidates(
 
     updated = conn.execute(text(read_sql("ingest/count_held_candidates.sql"))).scalar_one()
     admitted = conn.execute(text("SELECT COUNT(*) FROM stg_candidates WHERE admission = 'admit'")).scalar_one()
-    upsert = text(read_sql("ingest/07_upsert_prospects.sql")).bindparams(bindparam("now", type_=DateTime))
-    conn.execute(upsert, {"now": run.started_at, "key_id": keys.current.key_id, **_basis_params(policy)})
+    conn.execute(timed_sql("ingest/07_upsert_prospects.sql"), {"now": run.started_at, "key_id": keys.current.key_id, **_basis_params(policy)})
     conn.execute(text(read_sql("ingest/08_insert_sources.sql")), {"file_id": file_id})
     conn.execute(text(read_sql("admission/mark_do_not_call.sql")))
     # Queued on the run's logical date: the review timeout counts from it.
-    queued = conn.execute(_timed("minors/queue_admitted.sql"), {"now": run.today_start}).rowcount
+    queued = conn.execute(timed_sql("minors/queue_admitted.sql"), {"now": run.today_start}).rowcount
     if queued:
         write_audit(conn, run, "queue_minor_review", subject_ref=f"file_id:{file_id}",
                     reason="likely minor: held as minor_review until a person decides", rows_affected=queued)
@@ -87,8 +86,13 @@ def admit_candidates(
     )
 
 
-def _timed(sql_file: str):
-    return text(read_sql(sql_file)).bindparams(bindparam("now", type_=DateTime))
+def erase_minors(conn: Connection, policy: Policy, keys: HashKeys, run: RunInfo, ids_sql: str,
+                 subject_ref: str, reason: str) -> ErasureResult:
+    """Erase the people `ids_sql` selects as children: their hashes stay (reason
+    ``minor``) only when the policy's ``keep_match_key_hash`` says so."""
+    keep = policy.minors.actions.keep_match_key_hash
+    return erase(conn, run, keys, prospect_ids_sql=ids_sql, params={}, subject_ref=subject_ref, reason=reason,
+                 suppression_reason=MINOR_REASON if keep else None)
 
 
 def remove_certain_minors(conn: Connection, policy: Policy, keys: HashKeys, run: RunInfo) -> int:
@@ -96,11 +100,10 @@ def remove_certain_minors(conn: Connection, policy: Policy, keys: HashKeys, run:
     and delete whatever of them is already held. Returns the records deleted."""
     keep_hash = policy.minors.actions.keep_match_key_hash
     if keep_hash:
-        conn.execute(_timed("minors/keep_certain_hashes.sql"), {"now": run.started_at, "key_id": keys.current.key_id})
-    held = erase(conn, run, keys, prospect_ids_sql=read_sql("minors/held_certain_ids.sql"), params={},
-                 subject_ref="minors:admission", reason="minor_certain",
-                 suppression_reason=MINOR_REASON if keep_hash else None)
-    conn.execute(_timed("minors/hold_refused_out_of_use.sql"), {"now": run.started_at})
+        conn.execute(timed_sql("minors/keep_certain_hashes.sql"), {"now": run.started_at, "key_id": keys.current.key_id})
+    held = erase_minors(conn, policy, keys, run, read_sql("minors/held_certain_ids.sql"),
+                        "minors:admission", "minor_certain")
+    conn.execute(timed_sql("minors/hold_refused_out_of_use.sql"), {"now": run.started_at})
     by_rules = conn.execute(text(
         "SELECT minor_signals, COUNT(*) FROM stg_candidates WHERE admission_reason = 'minor_certain' "
         "GROUP BY minor_signals")).all()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, TextClause, bindparam, create_engine, event, text
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SQL_DIR = REPO_ROOT / "include" / "sql"
@@ -41,6 +41,11 @@ def make_engine(url: str) -> Engine:
 def read_sql(name: str) -> str:
     """A statement from ``include/sql``; a dialect folder overrides the common one."""
     return (SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def timed_sql(name: str) -> TextClause:
+    """A statement from ``include/sql`` whose ``:now`` binds as a timestamp on both databases."""
+    return text(read_sql(name)).bindparams(bindparam("now", type_=DateTime))
 
 
 def upgrade_schema(engine: Engine, revision: str = "head") -> None:

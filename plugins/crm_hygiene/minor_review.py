@@ -24,12 +24,11 @@ from pathlib import Path
 
 from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 
-from crm_hygiene.admission import MINOR_REASON
+from crm_hygiene.admission import erase_minors
 from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
-from crm_hygiene.db import read_sql
+from crm_hygiene.db import read_sql, timed_sql
 from crm_hygiene.drop_registry import DropTally, csv_rows, new_drops, quarantine_rows, register_drop
-from crm_hygiene.erasure import erase
 from crm_hygiene.ingest import files
 from crm_hygiene.ingest.rows import wire_timestamp
 from crm_hygiene.keys import HashKeys
@@ -67,16 +66,6 @@ class ReviewSummary(DropTally):
         }
 
 
-def _timed(sql: str):
-    return text(sql).bindparams(bindparam("now", type_=DateTime))
-
-
-def _remove(conn: Connection, policy: Policy, keys: HashKeys, run: RunInfo, ids_sql: str, subject_ref: str,
-            reason: str):
-    return erase(conn, run, keys, prospect_ids_sql=ids_sql, params={}, subject_ref=subject_ref, reason=reason,
-                 suppression_reason=MINOR_REASON if policy.minors.actions.keep_match_key_hash else None)
-
-
 def apply_decisions(conn: Connection, policy: Policy, keys: HashKeys, run: RunInfo,
                     decisions: list[tuple[int, str]], decided_by: str) -> DecisionCounts:
     """Apply (prospect_id, 'adult'|'minor') decisions to open reviews, set-based, in the caller's transaction."""
@@ -88,12 +77,12 @@ def apply_decisions(conn: Connection, policy: Policy, keys: HashKeys, run: RunIn
     bulk_insert(conn, "stg_review_decisions", ("prospect_id", "decision"), sorted(latest.items()))
     counts.no_open_review = conn.execute(text(read_sql("minors/count_decisions_without_review.sql"))).scalar_one()
     params = {"now": run.started_at, "decided_by": decided_by}
-    conn.execute(_timed(read_sql("minors/release_adults.sql")), {"now": run.started_at})
-    counts.adult = conn.execute(_timed(read_sql("minors/close_reviews.sql")), {**params, "decision": "adult"}).rowcount
-    removed = _remove(conn, policy, keys, run, read_sql("minors/decided_minor_ids.sql"),
+    conn.execute(timed_sql("minors/release_adults.sql"), {"now": run.started_at})
+    counts.adult = conn.execute(timed_sql("minors/close_reviews.sql"), {**params, "decision": "adult"}).rowcount
+    removed = erase_minors(conn, policy, keys, run, read_sql("minors/decided_minor_ids.sql"),
                       f"minor_reviews:{decided_by}", "minor_review_decision")
     counts.minor, counts.refused_legal_hold = removed.erased, removed.refused_legal_hold
-    conn.execute(_timed(read_sql("minors/close_reviews.sql")), {**params, "decision": "minor"})
+    conn.execute(timed_sql("minors/close_reviews.sql"), {**params, "decision": "minor"})
     conn.execute(text("DROP TABLE stg_review_decisions"))
     write_audit(conn, run, "minor_review_decisions", subject_ref=f"reviews:{decided_by}",
                 reason="a person decided", rows_affected=counts.adult + counts.minor, details=asdict(counts))
@@ -170,8 +159,8 @@ def sweep_held(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, sum
         conn.execute(text("CREATE TEMPORARY TABLE stg_sweep_hits (prospect_id BIGINT, signals TEXT)"))
         bulk_insert(conn, "stg_sweep_hits", ("prospect_id", "signals"), likely)
         params = {"now": run.started_at}
-        conn.execute(_timed(read_sql("minors/sweep_hold_for_review.sql")), params)
-        summary.newly_queued = conn.execute(_timed(read_sql("minors/sweep_queue.sql")),
+        conn.execute(timed_sql("minors/sweep_hold_for_review.sql"), params)
+        summary.newly_queued = conn.execute(timed_sql("minors/sweep_queue.sql"),
                                             {"now": run.today_start}).rowcount
         conn.execute(text("DROP TABLE stg_sweep_hits"))
         write_audit(conn, run, "queue_minor_review", subject_ref="minors:sweep",
@@ -187,9 +176,9 @@ def expire_reviews(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo,
         expired = conn.execute(text(read_sql("minors/stage_expired.sql")).bindparams(
             bindparam("cutoff", type_=DateTime)), {"cutoff": cutoff}).rowcount
         if expired:
-            removed = _remove(conn, policy, keys, run, read_sql("minors/decided_minor_ids.sql"),
+            removed = erase_minors(conn, policy, keys, run, read_sql("minors/decided_minor_ids.sql"),
                               "minor_reviews:timeout", "minor_review_timeout")
-            conn.execute(_timed(read_sql("minors/close_reviews.sql")),
+            conn.execute(timed_sql("minors/close_reviews.sql"),
                          {"now": run.started_at, "decided_by": "timeout", "decision": "expired"})
             summary.expired_removed = removed.erased
         conn.execute(text("DROP TABLE stg_review_decisions"))
@@ -197,11 +186,8 @@ def expire_reviews(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo,
 
 def open_reviews(engine: Engine, limit: int | None = None) -> list[dict]:
     """Open reviews, oldest first: ids and rule names only (what a reviewer is shown)."""
-    sql = "SELECT review_id, prospect_id, signals, queued_at FROM minor_reviews WHERE status = 'open' " \
-          "ORDER BY queued_at, review_id"
     with engine.connect() as conn:
-        rows = conn.execute(text(sql)).all()
-    rows = rows[:limit] if limit else rows
+        rows = conn.execute(text(read_sql("minors/open_reviews.sql")), {"limit": limit or 2**31 - 1}).all()
     return [{"review_id": r[0], "prospect_id": r[1], "signals": r[2], "queued_at": str(r[3])} for r in rows]
 
 

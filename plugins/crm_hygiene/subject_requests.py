@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import Boolean, Connection, Date, DateTime, Engine, String, bindparam, text
@@ -70,10 +70,6 @@ class RequestSummary(DropTally):
             "open": len(self.open_ids), "due_within_warning": sorted(self.due_soon_ids),
             "overdue": sorted(self.overdue_ids),
         }
-
-
-def _start_of(day: date) -> datetime:
-    return datetime.combine(day, time())
 
 
 def _parse_row(row: dict[str, str]) -> tuple[Request | None, list[str]]:
@@ -220,6 +216,7 @@ def _rectify(conn: Connection, request: Request, policy: Policy, keys: HashKeys,
     if not details or set(details) - allowed:
         return None
     countries = CountryResolver(policy.input_validation.country_aliases)
+    scanner = SpecialCategoryScanner(policy.special_category)
     values: dict = {}
     try:
         for name, raw in details.items():
@@ -231,7 +228,7 @@ def _rectify(conn: Connection, request: Request, policy: Policy, keys: HashKeys,
                     str(details["country"])) or held["country"])
             elif name in policy.special_category.fields:
                 # Free text is scanned as at ingest: special-category data never settles.
-                values[name] = clean_text(SpecialCategoryScanner(policy.special_category).redact(raw).text)
+                values[name] = clean_text(scanner.redact(raw).text)
             else:
                 values[name] = clean_text(raw)
     except (UnknownCountry, InvalidPhone):
@@ -322,7 +319,7 @@ def carry_out(engine: Engine, request: Request, policy: Policy, keys: HashKeys, 
 
 def due_report(engine: Engine, policy: Policy, run: RunInfo, summary: RequestSummary) -> None:
     """Open requests, those due within the warning period and those overdue (ids only)."""
-    today = _start_of(run.today)
+    today = run.today_start
     warn_until = policy.data_subject_requests.warn_before.after(today)
     with engine.connect() as conn:
         rows = conn.execute(text(
