@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 KEY_COLUMNS = ("email", "email_hmac", "phone", "domain")
 _CHUNK_ROWS = 20_000
+# The prospects column holding each key type's hash (a fixed map: the name goes into SQL).
+HASH_COLUMNS = {"email": "email_hash", "phone": "phone_hash", "domain": "domain_hash"}
 _STAGE_COLUMNS = ("key_type", "key_hash", "key_id", "reason", "scope", "added_at", "rescreen_at")
 
 
@@ -81,59 +83,77 @@ def _check_header(header: list[str]) -> None:
         raise files.FileRejected(f"needs at least one of the columns {', '.join(KEY_COLUMNS)}")
 
 
-def _entries_for_row(row: dict[str, str], policy: Policy, keys: HashKeys, run: RunInfo):
-    """(entries, reasons): the row's stored entries, or why it cannot be used."""
-    rules = policy.suppression
-    reasons: list[str] = []
-    reason = closed_set_value(row.get("reason", ""))
-    if reason not in rules.reasons:
-        reasons.append("reason_unknown")
-    scope = closed_set_value(row.get("scope", "")) or rules.default_scope
-    if scope not in rules.scopes:
-        reasons.append("scope_unknown")
-    try:
-        added_at = parse_timestamp(row.get("added_at", "")) or run.started_at
-    except ValueError:
-        reasons.append("added_at_invalid")
-        added_at = run.started_at
+class EntryParser:
+    """Turns list rows into stored entries (keyed hashes) for one file and run."""
 
-    values: list[tuple[str, str, bool]] = []  # key_type, value, already a hash
-    try:
-        if key := email_match_key(canonical_email(row.get("email", ""))):
-            values.append(("email", key, False))
-    except InvalidEmail:
-        reasons.append("email_invalid")
-    given_hmac = row.get("email_hmac", "").strip().lower()
-    if given_hmac:
-        if HEX_HMAC.match(given_hmac):
-            values.append(("email", given_hmac, True))
-        else:
-            reasons.append("email_hmac_invalid")
-    try:
-        if phone := to_e164(row.get("phone", ""), rules.default_phone_region):
-            values.append(("phone", phone, False))
-    except InvalidPhone:
-        reasons.append("phone_invalid")
-    try:
-        if domain := canonical_domain(row.get("domain", "")):
-            values.append(("domain", domain, False))
-    except InvalidEmail:
-        reasons.append("domain_invalid")
-    if not values and not reasons:
-        reasons.append("no_key")
-    if reasons:
-        return [], reasons
+    def __init__(self, policy: Policy, keys: HashKeys, run: RunInfo) -> None:
+        self.rules, self.key, self.run = policy.suppression, keys.current, run
+        # A list repeats a few (reason, scope, added_at) combinations for
+        # thousands of rows: each is checked once.
+        self.staged: set[tuple[str, str, str]] = set()  # (key_type, reason, scope) of every entry made
+        self._terms: dict[tuple[str, str, str], tuple[tuple[str, str, str, str | None], list[str]]] = {}
 
-    rescreen_at = None
-    if reason == rules.tps.reason:
-        rescreen_at = rules.tps.rescreen_period.after(added_at.date()).isoformat()
-    current = keys.current
-    entries = [
-        (key_type, value if hashed else current.digest(value), current.key_id, reason, scope,
-         wire_timestamp(added_at), rescreen_at)
-        for key_type, value, hashed in values
-    ]
-    return entries, []
+    def _entry_terms(self, raw_reason: str, raw_scope: str, raw_added: str):
+        """((reason, scope, added_at, rescreen_at), problems) for a row's non-key cells."""
+        cache_key = (raw_reason, raw_scope, raw_added)
+        found = self._terms.get(cache_key)
+        if found is not None:
+            return found
+        rules, problems = self.rules, []
+        reason = closed_set_value(raw_reason)
+        if reason not in rules.reasons:
+            problems.append("reason_unknown")
+        scope = closed_set_value(raw_scope) or rules.default_scope
+        if scope not in rules.scopes:
+            problems.append("scope_unknown")
+        try:
+            added_at = parse_timestamp(raw_added) or self.run.started_at
+        except ValueError:
+            problems.append("added_at_invalid")
+            added_at = self.run.started_at
+        rescreen_at = None
+        if reason == rules.tps.reason:
+            rescreen_at = rules.tps.rescreen_period.after(added_at.date()).isoformat()
+        if len(self._terms) >= _CHUNK_ROWS:
+            self._terms.clear()
+        found = self._terms[cache_key] = ((reason, scope, wire_timestamp(added_at), rescreen_at), problems)
+        return found
+
+    def entries(self, row: dict[str, str]):
+        """(entries, reasons): the row's stored entries, or why it cannot be used."""
+        terms, problems = self._entry_terms(row.get("reason", ""), row.get("scope", ""), row.get("added_at", ""))
+        reasons = list(problems)
+        values: list[tuple[str, str, bool]] = []  # key_type, value, already a hash
+        try:
+            if key := email_match_key(canonical_email(row.get("email", ""))):
+                values.append(("email", key, False))
+        except InvalidEmail:
+            reasons.append("email_invalid")
+        given_hmac = row.get("email_hmac", "").strip().lower()
+        if given_hmac:
+            if HEX_HMAC.match(given_hmac):
+                values.append(("email", given_hmac, True))
+            else:
+                reasons.append("email_hmac_invalid")
+        try:
+            if phone := to_e164(row.get("phone", ""), self.rules.default_phone_region):
+                values.append(("phone", phone, False))
+        except InvalidPhone:
+            reasons.append("phone_invalid")
+        try:
+            if domain := canonical_domain(row.get("domain", "")):
+                values.append(("domain", domain, False))
+        except InvalidEmail:
+            reasons.append("domain_invalid")
+        if not values and not reasons:
+            reasons.append("no_key")
+        if reasons:
+            return [], reasons
+        key = self.key
+        for key_type, _, _ in values:
+            self.staged.add((key_type, terms[0], terms[1]))
+        return [(key_type, value if hashed else key.digest(value), key.key_id, *terms)
+                for key_type, value, hashed in values], []
 
 
 def _redacted(row: dict[str, str]) -> str:
@@ -144,7 +164,9 @@ def _redacted(row: dict[str, str]) -> str:
 
 
 def _stage_file(conn: Connection, path: Path, sha256: str, header: list[str], policy: Policy,
-                keys: HashKeys, run: RunInfo, counts: SuppressionCounts) -> None:
+                keys: HashKeys, run: RunInfo, counts: SuppressionCounts) -> set[tuple[str, str, str]]:
+    """Hash and stage the file's entries; quarantine bad rows. Returns the
+    (key_type, reason, scope) combinations staged."""
     if conn.dialect.name == "postgresql":
         # Hash joins of a 100k-key list against a million people need more than the 4 MB default.
         conn.execute(text(f"SET LOCAL work_mem = '{PG_WORK_MEM}'"))
@@ -153,6 +175,7 @@ def _stage_file(conn: Connection, path: Path, sha256: str, header: list[str], po
         "CREATE TEMPORARY TABLE stg_suppression (key_type TEXT, key_hash TEXT, key_id TEXT, reason TEXT, "
         "scope TEXT, added_at TIMESTAMP, rescreen_at DATE)"))
     quarantined_at = wire_timestamp(utc_now())
+    parser = EntryParser(policy, keys, run)
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh)
         next(reader)
@@ -162,7 +185,7 @@ def _stage_file(conn: Connection, path: Path, sha256: str, header: list[str], po
             for cells in batch:
                 row_number += 1
                 row = dict(zip(header, cells, strict=False))
-                entries, reasons = _entries_for_row(row, policy, keys, run)
+                entries, reasons = parser.entries(row)
                 if reasons:
                     bad.append(("suppression", path.name, sha256, row_number, ";".join(reasons),
                                 _redacted(row), None, quarantined_at))
@@ -172,28 +195,39 @@ def _stage_file(conn: Connection, path: Path, sha256: str, header: list[str], po
             counts.rows_read += len(batch)
             counts.rows_quarantined += len(bad)
             counts.entries_in_file += len(staged)
-    conn.execute(text("CREATE INDEX ix_stg_suppression_hash ON stg_suppression (key_hash)"))
     if conn.dialect.name == "postgresql":
         conn.execute(text("ANALYZE stg_suppression"))
+    return parser.staged
 
 
 def _apply_to_held(conn: Connection, policy: Policy, keys: HashKeys, run: RunInfo, sha256: str,
-                   counts: SuppressionCounts) -> list[str]:
-    """Erase, suppress and mark do-not-call what the staged entries name; returns answer files to delete."""
-    now = {"now": run.started_at}
-    conn.execute(text("DROP TABLE IF EXISTS stg_named_prospects"))
-    conn.execute(text(read_sql("suppression/named_prospects.sql")))
-    erased = erase(conn, run, keys, prospect_ids_sql=read_sql("suppression/erasure_targets.sql").rstrip(),
-                   params={"erasing": list(policy.suppression.erasing_reasons)},
-                   subject_ref=f"file:{sha256}", reason="suppression list erasure entries")
-    counts.held_erased += erased.erased
-    counts.erasure_refused_legal_hold += erased.refused_legal_hold
-    stmt = text(read_sql("suppression/suppress_held.sql")).bindparams(bindparam("now", type_=DateTime))
-    counts.held_suppressed += conn.execute(stmt, now).rowcount
-    stmt = text(read_sql("suppression/mark_do_not_call.sql")).bindparams(bindparam("now", type_=DateTime))
-    counts.held_do_not_call += conn.execute(stmt, now).rowcount
-    conn.execute(text("DROP TABLE stg_named_prospects"))
-    return erased.answer_files
+                   staged: set[tuple[str, str, str]], counts: SuppressionCounts) -> list[str]:
+    """Erase, suppress and mark do-not-call what the staged entries name; returns answer files to delete.
+
+    `staged` is the (key_type, reason, scope) combinations the list holds: a
+    statement runs only for key types that can match, so an email list never
+    scans for phone numbers.
+    """
+    erasing = set(policy.suppression.erasing_reasons)
+    erasing_types = sorted({key_type for key_type, reason, _ in staged if reason in erasing})
+    answer_files: list[str] = []
+    if erasing_types:
+        targets = "\nUNION\n".join(
+            read_sql("suppression/erasure_targets.sql").format(hash_column=HASH_COLUMNS[t], key_type=t).rstrip()
+            for t in erasing_types)
+        erased = erase(conn, run, keys, prospect_ids_sql=targets, params={"erasing": sorted(erasing)},
+                       subject_ref=f"file:{sha256}", reason="suppression list erasure entries")
+        counts.held_erased += erased.erased
+        counts.erasure_refused_legal_hold += erased.refused_legal_hold
+        answer_files = erased.answer_files
+    for statement, scopes, counter in (("suppress_held", {"all", "email"}, "held_suppressed"),
+                                       ("mark_do_not_call", {"phone"}, "held_do_not_call")):
+        for key_type in sorted({key_type for key_type, _, scope in staged if scope in scopes}):
+            sql = read_sql(f"suppression/{statement}.sql").format(hash_column=HASH_COLUMNS[key_type])
+            stmt = text(sql).bindparams(bindparam("now", type_=DateTime))
+            matched = conn.execute(stmt, {"now": run.started_at, "key_type": key_type}).rowcount
+            setattr(counts, counter, getattr(counts, counter) + matched)
+    return answer_files
 
 
 def sync_file(engine: Engine, path: Path, policy: Policy, keys: HashKeys, run: RunInfo,
@@ -208,9 +242,9 @@ def sync_file(engine: Engine, path: Path, policy: Policy, keys: HashKeys, run: R
     _check_header(header)
     counts = SuppressionCounts()
     with engine.begin() as conn:
-        _stage_file(conn, path, sha256, header, policy, keys, run, counts)
+        staged = _stage_file(conn, path, sha256, header, policy, keys, run, counts)
         counts.entries_added = conn.execute(text(read_sql("suppression/insert_entries.sql"))).rowcount
-        answer_files = _apply_to_held(conn, policy, keys, run, sha256, counts)
+        answer_files = _apply_to_held(conn, policy, keys, run, sha256, staged, counts)
         conn.execute(text("DROP TABLE stg_suppression"))
         register_drop(conn, "suppression", path, sha256, archived_as, run,
                       rows_read=counts.rows_read, rows_quarantined=counts.rows_quarantined)
