@@ -160,6 +160,35 @@ def test_erasure_entry_deletes_the_held_person_and_keeps_only_hashes(crm, data_d
     assert erase_audit == [(1,)]
 
 
+def test_one_list_mixing_key_types_applies_each_entry_to_the_people_it_names(crm, data_dir):
+    """Matching runs once per key type the list holds: each type reaches its people, and only them."""
+    ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
+        research_row("Ann", "Mail", "ann@acme.com"), research_row("Dom", "Ain", "dom@blocked.example"),
+        research_row("Tel", "Ephone", "tel@acme.com", phone="020 7946 0222"),
+        research_row("Era", "Sed", "era@acme.com"), research_row("Kept", "Fine", "kept@acme.com")])
+    summary = sync(crm, data_dir, "mixed.csv", [
+        entry("unsubscribe", "ann@acme.com"), entry("manual", domain="blocked.example"),
+        entry("tps", phone="020 7946 0222", scope="phone"), entry("erasure", "era@acme.com"),
+        entry("hard_bounce", "nobody-held@elsewhere.example")])
+    assert (summary["held_suppressed"], summary["held_do_not_call"], summary["held_erased"]) == (2, 1, 1)
+    assert {r[0]: r[1] for r in crm.rows("SELECT email, status FROM prospects")} == {
+        "ann@acme.com": "suppressed", "dom@blocked.example": "suppressed",
+        "tel@acme.com": "active", "kept@acme.com": "active"}
+    assert crm.scalar("SELECT do_not_call FROM prospects WHERE email = 'tel@acme.com'") in (1, True)
+    assert marketable(crm) == {"tel@acme.com", "kept@acme.com"}
+
+
+def test_suppression_lookups_are_tuned_per_backend(crm):
+    """Migration 0004: SQLite probes indexed hashes; PostgreSQL leaves page room for heap-only status updates."""
+    if crm.backend == "sqlite":
+        indexes = {r[0] for r in crm.rows("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'prospects'")}
+        assert {"ix_prospects_email_hash", "ix_prospects_domain_hash", "ix_prospects_phone_hash"} <= indexes
+    else:
+        options = crm.scalar("SELECT reloptions FROM pg_class WHERE relname = 'prospects'")
+        assert "fillfactor=90" in options
+        assert crm.scalar("SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'prospects' AND indexname LIKE '%hash%'") == 0
+
+
 def test_bad_rows_are_quarantined_redacted_and_the_rest_loads(crm, data_dir):
     summary = sync(crm, data_dir, "bad.csv", [
         entry("bogus", "secret.person@acme.com"), entry("unsubscribe", "not an email"),
