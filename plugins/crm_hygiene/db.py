@@ -39,7 +39,7 @@ def make_engine(url: str) -> Engine:
 
 
 def read_sql(name: str) -> str:
-    """A statement from ``include/sql``; a dialect folder overrides the common one."""
+    """A statement from ``include/sql`` (the same text runs on SQLite and PostgreSQL)."""
     return (SQL_DIR / name).read_text(encoding="utf-8")
 
 
