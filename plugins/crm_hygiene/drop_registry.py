@@ -82,6 +82,20 @@ def register_drop(
     }).scalar_one()
 
 
+def record_small_drop(
+    conn: Connection, kind: str, path: Path, sha256: str, archived_as: Path, run: RunInfo,
+    rows_good: int, bad: list[tuple], what: str,
+) -> None:
+    """Quarantine a small drop's bad rows, register the drop and audit the quarantine
+    (`what` names the rows, e.g. "request rows"; counts only, never values)."""
+    quarantine_rows(conn, bad)
+    register_drop(conn, kind, path, sha256, archived_as, run,
+                  rows_read=rows_good + len(bad), rows_quarantined=len(bad))
+    if bad:
+        write_audit(conn, run, "quarantine_rows", subject_ref=f"file:{sha256}",
+                    reason=f"{what} failed checks", rows_affected=len(bad))
+
+
 def csv_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
     """(data row number, row by normalised header) of a small drop; FileRejected
     (before any row) when a required column is missing."""

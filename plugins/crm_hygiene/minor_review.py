@@ -28,7 +28,7 @@ from crm_hygiene.admission import erase_minors
 from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
 from crm_hygiene.db import read_sql, timed_sql
-from crm_hygiene.drop_registry import DropTally, csv_rows, new_drops, quarantine_rows, register_drop
+from crm_hygiene.drop_registry import DropTally, csv_rows, new_drops, record_small_drop
 from crm_hygiene.ingest import files
 from crm_hygiene.ingest.rows import wire_timestamp
 from crm_hygiene.keys import HashKeys
@@ -121,12 +121,8 @@ def process_review_files(engine: Engine, policy: Policy, keys: HashKeys, run: Ru
             engine, run, inbox, archive_dir, _read_decisions, summary):
         with engine.begin() as conn:
             counts = apply_decisions(conn, policy, keys, run, decisions, f"file:{path.name}")
-            quarantine_rows(conn, bad)
-            register_drop(conn, "reviews", path, sha256, archived_as, run,
-                          rows_read=len(decisions) + len(bad), rows_quarantined=len(bad))
-            if bad:
-                write_audit(conn, run, "quarantine_rows", subject_ref=f"file:{sha256}",
-                            reason="review decision rows failed checks", rows_affected=len(bad))
+            record_small_drop(conn, "reviews", path, sha256, archived_as, run, len(decisions), bad,
+                              "review decision rows")
         for name, value in asdict(counts).items():
             setattr(summary.decisions, name, getattr(summary.decisions, name) + value)
         summary.rows_quarantined += len(bad)

@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import Boolean, Connection, Date, DateTime, Engine, String, bindparam, text
 
 from crm_hygiene.audit import write_audit
-from crm_hygiene.drop_registry import DropTally, csv_rows, new_drops, quarantine_rows, register_drop
+from crm_hygiene.drop_registry import DropTally, csv_rows, new_drops, record_small_drop
 from crm_hygiene.erasure import active_hold_exists, erase
 from crm_hygiene.ingest import files
 from crm_hygiene.ingest.rows import closed_set_value, parse_timestamp, wire_timestamp
@@ -344,12 +344,8 @@ def process_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, 
             summary.outcomes[key] = summary.outcomes.get(key, 0) + 1
         # The file counts as processed only once every request in it is recorded.
         with engine.begin() as conn:
-            quarantine_rows(conn, bad)
-            register_drop(conn, "requests", path, sha256, archived_as, run,
-                          rows_read=len(requests) + len(bad), rows_quarantined=len(bad))
-            if bad:
-                write_audit(conn, run, "quarantine_rows", subject_ref=f"file:{sha256}",
-                            reason="request rows failed checks", rows_affected=len(bad))
+            record_small_drop(conn, "requests", path, sha256, archived_as, run, len(requests), bad,
+                              "request rows")
         summary.rows_quarantined += len(bad)
         files.archive(path, archived_as)
         summary.files_loaded += 1
