@@ -90,7 +90,6 @@ class EntryParser:
         self.rules, self.key, self.run = policy.suppression, keys.current, run
         # A list repeats a few (reason, scope, added_at) combinations for
         # thousands of rows: each is checked once.
-        self.staged: set[tuple[str, str, str]] = set()  # (key_type, reason, scope) of every entry made
         self._terms: dict[tuple[str, str, str], tuple[tuple[str, str, str, str | None], list[str]]] = {}
 
     def _entry_terms(self, raw_reason: str, raw_scope: str, raw_added: str):
@@ -150,8 +149,6 @@ class EntryParser:
         if reasons:
             return [], reasons
         key = self.key
-        for key_type, _, _ in values:
-            self.staged.add((key_type, terms[0], terms[1]))
         return [(key_type, value if hashed else key.digest(value), key.key_id, *terms)
                 for key_type, value, hashed in values], []
 
@@ -164,9 +161,8 @@ def _redacted(row: dict[str, str]) -> str:
 
 
 def _stage_file(conn: Connection, path: Path, sha256: str, header: list[str], policy: Policy,
-                keys: HashKeys, run: RunInfo, counts: SuppressionCounts) -> set[tuple[str, str, str]]:
-    """Hash and stage the file's entries; quarantine bad rows. Returns the
-    (key_type, reason, scope) combinations staged."""
+                keys: HashKeys, run: RunInfo, counts: SuppressionCounts) -> None:
+    """Hash and stage the file's entries; quarantine bad rows."""
     if conn.dialect.name == "postgresql":
         # Hash joins of a 100k-key list against a million people need more than the 4 MB default.
         conn.execute(text(f"SET LOCAL work_mem = '{PG_WORK_MEM}'"))
@@ -197,17 +193,16 @@ def _stage_file(conn: Connection, path: Path, sha256: str, header: list[str], po
             counts.entries_in_file += len(staged)
     if conn.dialect.name == "postgresql":
         conn.execute(text("ANALYZE stg_suppression"))
-    return parser.staged
 
 
 def _apply_to_held(conn: Connection, policy: Policy, keys: HashKeys, run: RunInfo, sha256: str,
-                   staged: set[tuple[str, str, str]], counts: SuppressionCounts) -> list[str]:
+                   counts: SuppressionCounts) -> list[str]:
     """Erase, suppress and mark do-not-call what the staged entries name; returns answer files to delete.
 
-    `staged` is the (key_type, reason, scope) combinations the list holds: a
-    statement runs only for key types that can match, so an email list never
-    scans for phone numbers.
+    A statement runs only for the key types whose (reason, scope) can match,
+    so an email list never scans for phone numbers.
     """
+    staged = conn.execute(text("SELECT DISTINCT key_type, reason, scope FROM stg_suppression")).all()
     erasing = set(policy.suppression.erasing_reasons)
     erasing_types = sorted({key_type for key_type, reason, _ in staged if reason in erasing})
     answer_files: list[str] = []
@@ -242,9 +237,9 @@ def sync_file(engine: Engine, path: Path, policy: Policy, keys: HashKeys, run: R
     _check_header(header)
     counts = SuppressionCounts()
     with engine.begin() as conn:
-        staged = _stage_file(conn, path, sha256, header, policy, keys, run, counts)
+        _stage_file(conn, path, sha256, header, policy, keys, run, counts)
         counts.entries_added = conn.execute(text(read_sql("suppression/insert_entries.sql"))).rowcount
-        answer_files = _apply_to_held(conn, policy, keys, run, sha256, staged, counts)
+        answer_files = _apply_to_held(conn, policy, keys, run, sha256, counts)
         conn.execute(text("DROP TABLE stg_suppression"))
         register_drop(conn, "suppression", path, sha256, archived_as, run,
                       rows_read=counts.rows_read, rows_quarantined=counts.rows_quarantined)
