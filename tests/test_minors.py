@@ -91,6 +91,11 @@ def test_a_bad_row_of_a_child_is_counted_but_keeps_nothing(crm, data_dir):
     (research_row("P", "Two", "p2@stmarys.sch.uk", title="Student", company=""), "student_job_title,school_email_domain"),
     (research_row("P", "Three", "p3@gmail.com", title="", company="Hillside Primary School"), "school_company"),
     (research_row("P", "Five", "p5@gmail.com", title="Marketing Intern", company="Hillside Primary School"), None),
+    # A sixth former is 16-18: over the policy's minimum age, admitted like any adult.
+    (research_row("P", "Six", "p6@hillside.lancs.sch.uk", title="Sixth form student", company="Hillside Academy"),
+     None),
+    (research_row("P", "Seven", "p7@gmail.com", title="Student Leader", company="Hillside High School"),
+     "pupil_job_title,student_job_title,school_company"),
     (research_row("P", "Four", "p4@lincoln.k12.ne.us", title="student", company="Lincoln High School"),
      "student_job_title,school_email_domain,school_company"),
 ])

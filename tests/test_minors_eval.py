@@ -50,16 +50,18 @@ def test_the_rules_keep_their_measured_quality(report):
     every child with a known age is caught, and signal-only recall stays near 0.9."""
     age, signal_only = report.classes["date_of_birth_or_age"], report.classes["all_signal_only"]
     assert age.recall == 1.0
-    # 0.92 on make eval's 5,000 people; this 1,500-person sample measures 0.90, so a margin.
-    assert signal_only.recall >= 0.88
-    assert signal_only.precision >= 0.55
+    # make eval's 5,000 people: recall 0.958, precision 0.696. This 1,500-person sample
+    # measures 0.928 and 0.704; other 1,500-person seeds range 0.917-0.948 and 0.66-0.74,
+    # so the floors leave that margin.
+    assert signal_only.recall >= 0.91
+    assert signal_only.precision >= 0.65
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "Known shortfall: signal-only precision is about 0.59 against the issue's 0.8. The labelled set counts "
-    "16-18-year-old pupils (sixth form, US juniors/seniors) as adults, and school signals cannot tell 15 "
-    "from 17; see the README's minor-detection section. Strict: meeting the targets makes this fail, "
-    "so the note gets updated."))
+    "Known shortfall: signal-only precision is about 0.69 against the issue's 0.8. Most false positives are "
+    "15-16-year-olds' classmates who turned 16 (Year 11, GCSE, careers fairs) and pupils who give no stage; "
+    "a learned model reading the same fields reaches 0.75 at recall 0.9 (make eval-ceiling). See the README's "
+    "minor-detection section. Strict: meeting the targets makes this fail, so the note gets updated."))
 def test_policy_meets_the_issue_targets(report):
     assert report.targets_met, "minor-detection targets missed: " + "; ".join(report.failed_targets)
 
@@ -161,6 +163,45 @@ def test_youth_event_attendee_is_likely(rules, event, title):
     assert "youth_event" in a.signals
 
 
+@pytest.mark.parametrize("title", ["Student Leader", "Student Ambassador", "Head Girl", "Deputy Head Boy",
+                                   "Head Prefect", "Student Body President", "Freshman"])
+def test_pupil_roles_that_carry_adult_words_are_pupil_signals(rules, title):
+    a = assess(rules, job_title=title, company="Hillside High School")
+    assert a.verdict == LIKELY
+    assert "pupil_job_title" in a.signals
+
+
+@pytest.mark.parametrize("title", ["Sixth form student", "Sixth Former", "A-level student", "Year 12 student",
+                                   "Yr 13 pupil", "11th grade student", "Senior", "Junior at Lincoln High School",
+                                   "Abiturientin", "Schüler der 12. Klasse", "Élève de Terminale",
+                                   "Year 12 Work Experience", "Apprentice"])
+def test_a_stage_whose_pupils_are_16_or_over_outweighs_every_school_signal(rules, title):
+    # The policy's minimum age is 16: a sixth former is not a child under it, however many
+    # school signals come with them.
+    a = assess(rules, job_title=title, company="Hillside High School", email_domain="hillside.lancs.sch.uk",
+               event_name="Schools Careers Fair")
+    assert a.verdict == NOT_A_MINOR
+
+
+@pytest.mark.parametrize("title", ["Year 11 pupil", "GCSE student", "10th grade student", "Sophomore"])
+def test_stages_that_hold_under_16s_stay_likely(rules, title):
+    assert assess(rules, job_title=title).verdict == LIKELY
+
+
+def test_a_sixth_form_college_is_not_a_school_for_children(rules):
+    assert assess(rules, company="Hillside Sixth Form College", email_domain="hillside.lancs.sch.uk"
+                  ).verdict == NOT_A_MINOR
+    assert assess(rules, company="Hillside Academy").verdict == LIKELY
+
+
+def test_a_teacher_at_a_youth_event_with_their_school_and_its_domain_is_not_a_minor(rules):
+    fields = {"company": "Hillside High School", "email_domain": "hillside.lancs.sch.uk",
+              "event_name": "Schools Careers Fair"}
+    assert assess(rules, **fields).verdict == LIKELY  # nothing says adult: a person decides
+    assert assess(rules, job_title="Careers Lead", **fields).verdict == NOT_A_MINOR
+    assert assess(rules, job_title="Student", **fields).verdict == LIKELY
+
+
 # --- hard negatives ------------------------------------------------------------------
 
 
@@ -182,6 +223,16 @@ def test_youth_event_attendee_is_likely(rules, event, title):
     {"event_name": "Schools Careers Fair", "job_title": "Early Careers Manager", "company": "Acme plc"},
     {"company": "Acme plc", "job_title": "Marketing Manager", "email_domain": "acme.com"},
     {"company": "Acme plc", "job_title": "CTO", "event_name": "Cloud Expo Europe 2026"},
+    {"company": "School Trips Direct Ltd"},
+    {"company": "Hillside School Photography Ltd"},
+    {"company": "Smith Chambers", "job_title": "Pupil"},
+    {"company": "Flatiron School", "job_title": "Software Engineering Student"},
+    {"company": "Hochschule Kamenz", "job_title": "Student", "email_domain": "tu-kamenz.de"},
+    {"company": "Collège Victor Hugo", "email_domain": "ac-lille.fr"},
+    {"company": "Gymnasium Regen", "job_title": "Studienrätin"},
+    {"company": "Acme Ltd", "job_title": "Industrial Placement Student"},
+    {"job_title": "Student", "email_domain": "student.leeds.ac.uk"},
+    {"job_title": "Scrum Master", "event_name": "Junior Developer Meetup"},
 ])
 def test_hard_negative_is_not_a_minor(rules, fields):
     assert assess(rules, **fields).verdict == NOT_A_MINOR
