@@ -18,13 +18,14 @@ export GX_ANALYTICS_ENABLED          := False
 export CRM_DATA_DIR                  ?= $(CURDIR)/data
 export PYTHONPATH                    := $(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: help venv demo test lint db-upgrade sample-data bench eval lock airflow-db ui clean
+.PHONY: help venv demo test lint db-upgrade sample-data bench eval eval-ceiling lock airflow-db ui clean
 
 help:
 	@echo "make demo         build .venv, generate sample data, run every DAG end to end (SQLite)"
 	@echo "make test         build .venv if needed, run lint and the whole test suite"
 	@echo "make bench        ingest benchmark (100k and 1M rows) on PostgreSQL and SQLite"
 	@echo "make eval         minor-detection quality: precision and recall per signal (labelled, generated set)"
+	@echo "make eval-ceiling what any classifier reading the same fields reaches on that set (installs scikit-learn)"
 	@echo "make sample-data  ROWS=N SEED=S: write sample drops into \$$CRM_DATA_DIR/inbox"
 	@echo "make db-upgrade   bring the CRM schema up to date (Alembic)"
 	@echo "make ui           Airflow UI on http://localhost:8080 (airflow standalone, same settings as the demo)"
@@ -69,6 +70,15 @@ bench: venv
 
 eval: venv
 	$(PY) eval/minors_eval.py
+
+# scikit-learn is only a measuring instrument here, installed on demand.
+$(VENV)/.eval-installed: $(VENV)/.installed eval/requirements.txt
+	$(PY) -m pip install --quiet -r eval/requirements.txt -c constraints.txt
+	$(PY) -m pip check
+	touch $@
+
+eval-ceiling: $(VENV)/.eval-installed
+	$(PY) eval/minors_ceiling.py
 
 lock:
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv

@@ -1182,6 +1182,21 @@ def _patterns(outcomes: list[tuple[Person, str]], limit: int = 12, examples: int
             for (kind, signals), people in ranked]
 
 
+def matched_signals(p: Person, rules) -> list:
+    """The policy signals whose patterns match `p`, even where adult markers outweigh them."""
+    return [s for s in rules.signals if getattr(p, s.field) and s.regex.search(getattr(p, s.field))]
+
+
+def evidence_classes(p: Person, matched: list) -> set[str]:
+    """The field classes `p` counts in: fields with a generator cue or a matching policy signal."""
+    return {FIELD_CLASS[f] for f in p.cues} | {FIELD_CLASS[s.field] for s in matched}
+
+
+def signal_only(people: list[Person], rules) -> list[Person]:
+    """The ``all_signal_only`` class: no date of birth or age, and evidence in at least one field."""
+    return [p for p in people if not p.age_known and evidence_classes(p, matched_signals(p, rules))]
+
+
 def evaluate(size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED, policy_path: str | Path | None = None) -> Report:
     """Generate `size` labelled people with `seed`, score them with the policy's rules, and check the targets.
 
@@ -1204,9 +1219,8 @@ def evaluate(size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED, policy_path: st
         flagged = a.verdict != NOT_A_MINOR
         minor = p.is_minor
         classes["everyone"].add(minor, flagged)
-        # Which policy signals match, even where adult markers outweigh them (a.signals lists only a verdict's).
-        matched = [s for s in rules.signals if getattr(p, s.field) and s.regex.search(getattr(p, s.field))]
-        evidence = {FIELD_CLASS[f] for f in p.cues} | {FIELD_CLASS[s.field] for s in matched}
+        matched = matched_signals(p, rules)
+        evidence = evidence_classes(p, matched)
         if p.age_known:
             classes["date_of_birth_or_age"].add(minor, flagged)
         elif evidence:
