@@ -292,7 +292,8 @@ _JOB_LEVELS = (
 )
 _EXECUTIVE_TITLES = ("CEO", "CTO", "CFO", "COO", "CMO", "CIO", "Founder", "Managing Director", "Owner")
 
-_PUPIL_TITLES = ("Year 10 pupil", "Sixth form student", "GCSE student")
+# Titles of pupils under 16 (a sixth former is 16-18, over the policy's line, so not one of them).
+_PUPIL_TITLES = ("Year 10 pupil", "Year 9 student", "GCSE student")
 
 _NOTES = (
     # Special-category remarks that must never settle in the CRM (redacted at ingest).
