@@ -5,24 +5,10 @@ it reads only what the rules read."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
 from datetime import date
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "eval" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-minors_eval = sys.modules.get("minors_eval") or _load("minors_eval")
-minors_ceiling = _load("minors_ceiling")
+import minors_ceiling
+import minors_eval
 
 
 def test_operating_points_rank_by_score():

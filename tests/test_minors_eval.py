@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import date
-from pathlib import Path
 
+import minors_eval
 import pytest
 
 from crm_hygiene.minors import CERTAIN, LIKELY, NOT_A_MINOR, MinorRules
 from crm_hygiene.policy import load_policy
 
-REPO = Path(__file__).resolve().parents[1]
 EVAL_SEED = 7
 TODAY = date(2026, 11, 24)
-
-
-def _load_eval_module():
-    spec = importlib.util.spec_from_file_location("minors_eval", REPO / "eval" / "minors_eval.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-minors_eval = _load_eval_module()
 
 
 @pytest.fixture(scope="module")
