@@ -57,3 +57,15 @@ def test_invalid_policy_names_the_bad_key(tmp_path, mutate, key):
 def test_missing_policy_file_is_a_clear_error(tmp_path):
     with pytest.raises(PolicyError, match="does not exist"):
         load_policy(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [("(unclosed", "is not a valid regular expression"),
+     # One that matches empty text would fire on every filled-in field: everybody a likely minor.
+     (r"\w*", "matches empty text")],
+)
+def test_a_bad_minor_signal_pattern_fails_loudly_naming_its_rule(tmp_path, pattern, message):
+    path = _write(tmp_path, lambda raw: raw["minors"]["signals"][0].update(patterns=[pattern]))
+    with pytest.raises(PolicyError, match=rf"pattern .* in 'pupil_job_title' {message}"):
+        load_policy(path)

@@ -155,6 +155,17 @@ class DataSubjectRequests(_Strict):
 MinorSignalField = Literal["job_title", "company", "email_domain", "event_name"]
 
 
+def _check_pattern(pattern: str, where: str) -> None:
+    """A policy regular expression must compile and must not match empty text: one that
+    does would fire on every value (every person a likely minor, every note redacted)."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"pattern {pattern!r} in {where!r} is not a valid regular expression: {exc}") from None
+    if compiled.search(""):
+        raise ValueError(f"pattern {pattern!r} in {where!r} matches empty text")
+
+
 class MinorSignal(_Strict):
     """A named rule: any of its patterns found in `field` adds `weight` once."""
 
@@ -166,10 +177,7 @@ class MinorSignal(_Strict):
     @model_validator(mode="after")
     def _patterns_compile(self) -> MinorSignal:
         for pattern in self.patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
+            _check_pattern(pattern, self.name)
         return self
 
 
@@ -232,11 +240,7 @@ class SpecialCategory(_Strict):
             for pattern in rule.get("patterns", ()):
                 if " " in pattern:
                     raise ValueError(f"pattern {pattern!r} in {name!r} has a space: write \\s+ instead")
-                try:
-                    if re.compile(pattern).search(""):
-                        raise ValueError(f"pattern {pattern!r} in {name!r} matches empty text")
-                except re.error as exc:
-                    raise ValueError(f"pattern {pattern!r} in {name!r} is not a valid regular expression: {exc}") from None
+                _check_pattern(pattern, name)
         return self
 
 
