@@ -66,7 +66,8 @@ _airflow_metadata_db()
 @pytest.fixture(scope="session")
 def pg_database_url():
     """A database of this worker's own on the local PostgreSQL, schema migrated."""
-    name = f"crm_test_{WORKER}".lower()
+    # CRM_TEST_DB_PREFIX keeps two checkouts testing at once off each other's databases.
+    name = f"crm_test_{os.environ.get('CRM_TEST_DB_PREFIX', '')}{WORKER}".lower()
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:

@@ -12,11 +12,15 @@ MIGRATIONS_DIR = REPO_ROOT / "include" / "migrations"
 
 
 def make_engine(url: str) -> Engine:
-    """An engine with the settings each backend needs to behave like the other."""
+    """An engine with the settings each backend needs to behave like the other.
+
+    Both hide bound parameters: a failing statement's error text would
+    otherwise carry its values (personal data) into logs and exceptions.
+    """
     if url.startswith(("postgres://", "postgresql://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60})
+        engine = create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -35,7 +39,19 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+# Sort and hash memory for one transaction: the window and join steps over a
+# million staged rows (or a 100k-key list against a million people) spill to
+# disk at PostgreSQL's 4 MB default.
+PG_WORK_MEM = "256MB"
+
+
+def use_large_work_mem(conn) -> None:
+    """Raise work_mem for the caller's transaction only (PostgreSQL; SQLite has none)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"SET LOCAL work_mem = '{PG_WORK_MEM}'"))
 
 
 def read_sql(name: str) -> str:
