@@ -306,6 +306,42 @@ def truncated_inside_quotes(k, tag):
 
 
 @case
+def cr_only_line_ends(k, tag):
+    sheet = Sheet(k, tag)
+    sheet.add_goods(3)
+    return sheet.drop(tag, sheet.content().replace(b"\n", b"\r"))
+
+
+@case
+def quoted_header_names(k, tag):
+    sheet = Sheet(k, tag)
+    sheet.add_goods(2)
+    header = ",".join(f'"{h}"' for h in sheet.header) + "\n"
+    return sheet.drop(tag, header.encode() + sheet.content().split(b"\n", 1)[1])
+
+
+@case
+def upper_case_extension(k, tag):
+    sheet = Sheet(k, tag)
+    sheet.add_goods(2)
+    return sheet.drop(tag)._replace(name=f"{tag}.CSV")
+
+
+@case
+def bom_only(k, tag):
+    return Sheet(k, tag).rejected(tag, b"\xef\xbb\xbf", any_of=("file is empty", "no header row"))
+
+
+@case
+def huge_header_line(k, tag):
+    # Two megabytes of one header "name" and no line end: refused without quoting it.
+    junk = "Plantedheader" + "h" * (2 << 20)
+    sheet = Sheet(k, tag)
+    sheet.planted.append(junk[:60])
+    return sheet.rejected(tag, junk.encode(), any_of=("required column", "header", "too long"))._replace(slow=True)
+
+
+@case
 def empty_file(k, tag):
     return Sheet(k, tag).rejected(tag, b"", "file is empty")
 
