@@ -10,6 +10,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 
 from crm_hygiene.audit import write_audit
+from crm_hygiene.drops import files
 from crm_hygiene.run import RunInfo, utc_now
 
 
@@ -20,6 +21,12 @@ class Drop(NamedTuple):
     path: Path
     sha256: str
     archived_as: Path
+
+    @classmethod
+    def of(cls, kind: str, path: Path, archive_dir: Path) -> Drop:
+        """The drop for a file outside the inbox loop (benchmarks, tools)."""
+        sha256 = files.sha256_of(path)
+        return cls(kind, path, sha256, files.archive_target(path, archive_dir, sha256))
 
     @property
     def name(self) -> str:
