@@ -10,6 +10,10 @@ from datetime import UTC, date, datetime
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
+class OffCalendar(ValueError):
+    """A well-formed timestamp that its UTC offset moves off the calendar."""
+
+
 def wire_timestamp(moment: datetime) -> str:
     """The text form SQLAlchemy writes for DateTime on SQLite; PostgreSQL reads it too."""
     return moment.isoformat(sep=" ", timespec="microseconds")
@@ -23,8 +27,8 @@ def closed_set_value(raw: str) -> str:
 def parse_timestamp(raw: str) -> datetime | None:
     """ISO 8601 date or timestamp as naive UTC; None when empty.
 
-    ValueError when it is not ISO 8601, or when its offset moves it off the
-    calendar (year 1 at +02:00, year 9999 at -05:00).
+    ValueError when it is not ISO 8601; OffCalendar (a ValueError) when its
+    offset moves it off the calendar (year 1 at +02:00, year 9999 at -05:00).
     """
     raw = raw.strip()
     if not raw:
@@ -34,7 +38,7 @@ def parse_timestamp(raw: str) -> datetime | None:
         try:
             moment = moment.astimezone(UTC).replace(tzinfo=None)
         except OverflowError:
-            raise ValueError("timestamp off the calendar once made UTC") from None
+            raise OffCalendar("timestamp off the calendar once made UTC") from None
     return moment
 
 

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 
-from crm_hygiene.drops.cells import closed_set_value, parse_timestamp, parse_whole_number, wire_timestamp, within_dates
+from crm_hygiene.drops.cells import (
+    OffCalendar,
+    closed_set_value,
+    parse_timestamp,
+    parse_whole_number,
+    wire_timestamp,
+    within_dates,
+)
 from crm_hygiene.drops.quarantine import NO_KEYS, IdentityKeys, capped, loose_email_key, phone_key
 from crm_hygiene.drops.reader import RawChunk
 from crm_hygiene.ingest.kinds import DropKind
@@ -160,6 +167,9 @@ def _parse_timestamps(
     for i, raw in enumerate(values):
         try:
             moment = parse_timestamp(raw)
+        except OffCalendar:
+            reasons[i].append(f"{column}_out_of_range")
+            moment = None
         except ValueError:
             reasons[i].append(f"{column}_invalid")
             moment = None
