@@ -25,3 +25,11 @@ EDGE_CELLS = (
 
 # Request types and decisions worth hitting often: random text almost never does.
 REQUEST_TYPES = ("access", "portability", "rectification", "erasure", "restriction", "objection", "Access ", "x")
+
+# Bytes a CSV line is made of, weighted to the ones that break readers.
+READER_TOKENS = (
+    b",", b",", b'"', b'""', b"\n", b"\r\n", b"\r", b"\x00", b"\xe9", b"\xc3\xa9", b"\xef\xbb\xbf", b"\xff\xfe",
+    b"a", b"b", b"c", b"x@y.com", b" ", b"\t", b";", b"=1+1", b"\xf0\x9f\x98\x80", b"\xe2\x80\x8f", b"PK\x03\x04",
+)
+READER_HEADERS = (b"a,b,c\n", b"A , B ,c,,,\n", b"\xef\xbb\xbfa,b,c\r\n", b'"a","b","c"\n', b"a,b\n", b"a;b;c\n", b"")
+READER_REQUIRED = ("a", "b")

@@ -9,8 +9,9 @@ import atheris
 import harness  # noqa: F401  (import path and test key first)
 
 with atheris.instrument_imports(include=["crm_hygiene"]):
+    from crm_hygiene.drops.reader import RawChunk
     from crm_hygiene.ingest.kinds import PROSPECT_KINDS
-    from crm_hygiene.ingest.rows import RawChunk, RowContext, prepare_chunk
+    from crm_hygiene.ingest.rows import RowContext, prepare_chunk
     from crm_hygiene.keys import parse_hash_keys
     from crm_hygiene.policy import load_policy
 
@@ -27,11 +28,11 @@ def test_one_input(data: bytes) -> None:
     kind = KINDS[fdp.ConsumeIntInRange(0, len(KINDS) - 1)]
     n = fdp.ConsumeIntInRange(1, 4)
     columns = {name: [harness.cell(fdp) for _ in range(n)] for name in kind.all_columns}
-    prepared = prepare_chunk(RawChunk(columns, 1, n), kind, CTX)
-    numbers = sorted([r[0] for r in prepared.staged] + [r[0] for r in prepared.quarantined])
+    prepared = prepare_chunk(RawChunk(columns, list(range(1, n + 1))), kind, CTX)
+    numbers = sorted([r.row_number for r in prepared.staged] + [r.row_number for r in prepared.quarantined])
     if numbers != list(range(1, n + 1)):
         raise AssertionError(f"rows not accounted for: {numbers} of {n}")
-    if any(not reasons for _, reasons, _, _ in prepared.quarantined):
+    if any(not row.reasons for row in prepared.quarantined):
         raise AssertionError("a row was quarantined without a reason")
 
 

@@ -9,17 +9,19 @@ always a safe file name. The coverage-guided twins of these are in fuzz/.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from drops import KEYS, POLICY, TODAY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm_hygiene.drops.files import inside
+from crm_hygiene.drops.files import FileRejected, inside
+from crm_hygiene.drops.reader import RawChunk
 from crm_hygiene.ingest.kinds import PROSPECT_KINDS
-from crm_hygiene.ingest.rows import RawChunk, RowContext, prepare_chunk
-from fuzz.cases import EDGE_CELLS, REQUEST_TYPES
-from fuzz.targets import parse_request_row
+from crm_hygiene.ingest.rows import RowContext, prepare_chunk
+from fuzz.cases import EDGE_CELLS, READER_HEADERS, READER_TOKENS, REQUEST_TYPES
+from fuzz.targets import check_records, parse_request_row, read_drop
 
 CTX = RowContext(policy=POLICY, today=TODAY, keys=KEYS)
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -34,7 +36,7 @@ def prospect_chunks(draw):
     n = draw(st.integers(1, 6))
     first = draw(st.integers(1, 10_000))
     columns = {name: [draw(cells) for _ in range(n)] for name in kind.all_columns}
-    return kind, RawChunk(columns, first, n)
+    return kind, RawChunk(columns, list(range(first, first + n)))
 
 
 @given(prospect_chunks())
@@ -42,10 +44,10 @@ def prospect_chunks(draw):
 def test_row_checks_stage_or_quarantine_every_row_and_never_raise(kind_and_chunk):
     kind, chunk = kind_and_chunk
     prepared = prepare_chunk(chunk, kind, CTX)
-    numbers = [row[0] for row in prepared.staged] + [row[0] for row in prepared.quarantined]
+    numbers = [row.row_number for row in prepared.staged] + [row.row_number for row in prepared.quarantined]
     assert prepared.n_read == chunk.n_rows
-    assert sorted(numbers) == list(range(chunk.first_row_number, chunk.first_row_number + chunk.n_rows))
-    assert all(reasons for _, reasons, _, _ in prepared.quarantined)
+    assert sorted(numbers) == chunk.row_numbers
+    assert all(row.reasons for row in prepared.quarantined)
 
 
 request_rows = st.fixed_dictionaries({
@@ -62,3 +64,28 @@ def test_request_rows_are_accepted_or_refused_and_an_accepted_id_is_a_safe_file_
     if request is not None:
         folder = Path("/srv/crm/exports/dsr")
         assert inside(folder, request.request_id + ".json").parent == folder
+
+
+@st.composite
+def drop_bytes(draw):
+    """Mostly CSV-shaped bytes (a header, lines of hostile tokens), sometimes noise."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.binary(max_size=400))
+    header = draw(st.sampled_from(READER_HEADERS))
+    body = b"".join(draw(st.lists(st.sampled_from(READER_TOKENS), max_size=120)))
+    return header + body
+
+
+@given(drop_bytes())
+@FUZZ
+def test_reader_refuses_the_file_or_accounts_for_every_row(content):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "drop.csv"
+        path.write_bytes(content)
+        try:
+            header, records = read_drop(path)
+        except FileRejected as exc:
+            assert str(exc)
+            return
+    check_records(header, records)
+    assert len(records) <= content.count(b"\n") + content.count(b"\r") + 1

@@ -130,7 +130,7 @@ def _requests_loaded(engine: Engine, rows: list[dict[str, str]]) -> int:
 
 def _reviews_loaded(engine: Engine, rows: list[dict[str, str]]) -> int:
     # A decision naming nobody under review leaves no row of its own: the
-    # registry's count of good rows is what there is to check.
+    # registry's count of good rows is what there is to check (-1: not countable here).
     return -1
 
 
@@ -166,7 +166,9 @@ def _email_of_length(n: int) -> str:
     return f"{local}@{'.'.join(labels)}.com"
 
 
-_COMPANY = LongCell("company", 1000, lambda tag: ("Long " + tag + " ").ljust(1000, "x"), lambda n: "C" * n,
+LIMITS = POLICY.input_validation.max_cell_length
+_COMPANY = LongCell("company", LIMITS.limit("company"),
+                    lambda tag: ("Long " + tag + " ").ljust(LIMITS.limit("company"), "x"), lambda n: "C" * n,
                     ("company_too_long",))
 
 
@@ -189,7 +191,8 @@ KINDS: dict[str, DropKindAdapter] = {
         run=_suppression_run, loaded=_suppression_loaded, prospect=False, text_column=COMMENT,
         id_column="email", id_invalid="email_invalid", required_to_drop="reason", date_column="added_at",
         digits_column=None, digits_invalid=None,
-        long_cell=LongCell("email", 254, lambda tag: _email_of_length(254), lambda n: _email_of_length(n),
+        long_cell=LongCell("email", LIMITS.limit("email"), lambda tag: _email_of_length(LIMITS.limit("email")),
+                           lambda n: _email_of_length(n),
                            ("email_too_long", "email_invalid")),
         plants_ids=True,
     ),
@@ -198,7 +201,8 @@ KINDS: dict[str, DropKindAdapter] = {
         loaded=_requests_loaded, prospect=False, text_column=COMMENT, id_column="request_id",
         id_invalid="request_id_invalid", required_to_drop="type", date_column="received_at",
         digits_column="request_id", digits_invalid="request_id_invalid",
-        long_cell=LongCell("request_id", 128, lambda tag: (tag + "-").ljust(128, "x"), lambda n: "R" * n,
+        long_cell=LongCell("request_id", LIMITS.limit("request_id"),
+                           lambda tag: (tag + "-").ljust(LIMITS.limit("request_id"), "x"), lambda n: "R" * n,
                            ("request_id_too_long", "request_id_invalid")),
         plants_ids=False,  # request ids are named in the audit log by design
     ),
@@ -207,7 +211,7 @@ KINDS: dict[str, DropKindAdapter] = {
         loaded=_reviews_loaded, prospect=False, text_column=COMMENT, id_column="prospect_id",
         id_invalid="prospect_id_invalid", required_to_drop="decision", date_column=None,
         digits_column="prospect_id", digits_invalid="prospect_id_invalid",
-        long_cell=LongCell("prospect_id", 1000, None, lambda n: "7" * n,
+        long_cell=LongCell("prospect_id", LIMITS.limit("prospect_id"), None, lambda n: "7" * n,
                            ("prospect_id_too_long", "prospect_id_invalid")),
         plants_ids=False,  # prospect ids are not personal data
     ),
