@@ -163,8 +163,8 @@ def _loads(k: DropKindAdapter, tag: str, column: str, values: list[str], *, stor
         row = sheet.add_good(**{column: value})
         if stored:
             sheet.keep(row, column, expected(value))
-        if len(value) >= 5 and k.prospect:
-            sheet.planted.append(value)
+        if len(value) >= 5 and column in (k.text_column, "first_name", "last_name"):
+            sheet.planted.append(value)  # free text: never quoted (ids and dates may be named)
     return sheet.drop(tag)
 
 
