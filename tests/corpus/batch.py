@@ -48,6 +48,8 @@ class BatchResult:
     absent_loaded: dict[str, int] = field(default_factory=dict)
     stored: dict[str, dict[str, str | None]] = field(default_factory=dict)  # email -> column -> value
     audit_text: str = ""
+    audit_actions: dict[str, int] = field(default_factory=dict)  # action -> rows
+    summary_reasons: dict[str, str] = field(default_factory=dict)  # file name -> reason in the run summary
     summary_text: str = ""
     reasons_text: str = ""
     run_errors: list[str] = field(default_factory=list)
@@ -157,6 +159,9 @@ def run_batch(engine: Engine, base: Path, kind: DropKindAdapter, drops: list[Dro
         if p.startswith(str(outside) + os.sep) and before.get(p) != after.get(p))
 
     set_aside = {name for s in summaries for name in s.get("set_aside", {})}
+    for summary in summaries:
+        result.summary_reasons.update(summary.get("rejected", {}))
+        result.summary_reasons.update(summary.get("set_aside", {}))
     reasons = []
     for drop in drops:
         name = drop.name
@@ -216,6 +221,9 @@ def _read_database(engine: Engine, kind: DropKindAdapter, result: BatchResult) -
         result.quarantine.setdefault(source_file, {})[row_number] = (set(reasons.split(";")), len(raw_row or ""))
     result.quarantine_text = "\n".join(str(r[3]) for r in quarantine)
     result.audit_text = "\n".join(json.dumps([str(v) for v in row], ensure_ascii=False) for row in audit)
+    for row in audit:
+        action = row._mapping["action"]
+        result.audit_actions[action] = result.audit_actions.get(action, 0) + 1
     for drop in result.drops:
         result.loaded[drop.name] = kind.loaded(engine, drop.good)
         result.absent_loaded[drop.name] = kind.loaded(engine, list(drop.absent)) if drop.absent else 0

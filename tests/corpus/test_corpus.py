@@ -41,6 +41,8 @@ def check_drop(kind: DropKindAdapter, drop: Drop, result: BatchResult) -> list[s
             missing = [p for p in expect.all_of if p.lower() not in reason.lower()]
             if missing or (expect.any_of and not any(p.lower() in reason.lower() for p in expect.any_of)):
                 problems.append(f"reason {reason.strip()!r} lacks {missing or expect.any_of}")
+            if result.summary_reasons.get(drop.name, "").strip() != reason.strip():
+                problems.append("the run summary does not give the file's reason")
     else:
         problems += _check_processed(kind, drop, expect, outcome, result)
     if result.absent_loaded.get(drop.name, 0) > 0:
@@ -87,6 +89,10 @@ def check_batch(kind: DropKindAdapter, result: BatchResult) -> list[str]:
     problems += [f"[tree] a file was written outside the pipeline's folders: {p}" for p in result.stray_files]
     problems += [f"[tree] a file outside the data folder changed: {p}" for p in result.outside_changed]
     problems += [f"[{name.removesuffix('.csv')}] a FIFO drop was opened for reading" for name in result.fifos_opened]
+    for action, end in (("file_rejected", "rejected"), ("file_set_aside", "set_aside")):
+        ended = sum(1 for o in result.outcomes.values() if o.end == end)
+        if result.audit_actions.get(action, 0) != ended:
+            problems.append(f"[audit] {result.audit_actions.get(action, 0)} '{action}' rows for {ended} files {end}")
     for drop in result.drops:
         problems += [f"[{drop.name.removesuffix('.csv')}] {p}" for p in check_drop(kind, drop, result)]
     return problems
