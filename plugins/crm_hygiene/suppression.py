@@ -24,7 +24,8 @@ from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
 from crm_hygiene.db import read_sql
 from crm_hygiene.drop_registry import already_processed, quarantine_rows, register_drop, reject_drop
-from crm_hygiene.erasure import erase
+from crm_hygiene.erasure import erase, lock_out_admission
+from crm_hygiene.erasure_files import complete_pending_erasures
 from crm_hygiene.ingest import files
 from crm_hygiene.ingest.reader import read_header
 from crm_hygiene.ingest.rows import closed_set_value, parse_timestamp, wire_timestamp
@@ -211,7 +212,8 @@ def _apply_to_held(conn: Connection, policy: Policy, keys: HashKeys, run: RunInf
             read_sql("suppression/erasure_targets.sql").format(hash_column=HASH_COLUMNS[t], key_type=t).rstrip()
             for t in erasing_types)
         erased = erase(conn, run, keys, prospect_ids_sql=targets, params={"erasing": sorted(erasing)},
-                       subject_ref=f"file:{sha256}", reason="suppression list erasure entries")
+                       subject_ref=f"file:{sha256}", reason="suppression list erasure entries",
+                       scrub_hashes_sql=read_sql("erasure/list_erasure_keys.sql"))
         counts.held_erased += erased.erased
         counts.erasure_refused_legal_hold += erased.refused_legal_hold
         answer_files = erased.answer_files
@@ -237,17 +239,17 @@ def sync_file(engine: Engine, path: Path, policy: Policy, keys: HashKeys, run: R
     _check_header(header)
     counts = SuppressionCounts()
     with engine.begin() as conn:
+        lock_out_admission(conn)  # no admission between this list's entries and their application
         _stage_file(conn, path, sha256, header, policy, keys, run, counts)
         counts.entries_added = conn.execute(text(read_sql("suppression/insert_entries.sql"))).rowcount
-        answer_files = _apply_to_held(conn, policy, keys, run, sha256, counts)
+        _apply_to_held(conn, policy, keys, run, sha256, counts)
         conn.execute(text("DROP TABLE stg_suppression"))
         register_drop(conn, "suppression", path, sha256, archived_as, run,
                       rows_read=counts.rows_read, rows_quarantined=counts.rows_quarantined)
         write_audit(conn, run, "suppression_list_applied", subject_ref=f"file:{sha256}",
                     reason="suppression list", rows_affected=counts.entries_added, details=asdict(counts))
-    for answer in answer_files:
-        Path(answer).unlink(missing_ok=True)
     files.archive(path, archived_as)
+    complete_pending_erasures(engine, policy, keys, run)  # after the archive: the list's own rows too
     return counts
 
 
@@ -262,6 +264,7 @@ def sync_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inb
                archive_dir: Path) -> SuppressionSummary:
     """Rehash held people after a key rotation, then load and apply every pending list."""
     summary = SuppressionSummary()
+    complete_pending_erasures(engine, policy, keys, run)  # a crashed run's answer files and drops
     summary.prospects_rehashed = rehash_stale_prospects(engine, keys, run)
     for path in files.pending_files(inbox):
         try:

@@ -19,6 +19,7 @@ from crm_hygiene.admission import admit_candidates
 from crm_hygiene.audit import write_audit
 from crm_hygiene.db import read_sql
 from crm_hygiene.drop_registry import already_processed, quarantine_rows, register_drop, reject_drop
+from crm_hygiene.erasure_files import complete_pending_erasures
 from crm_hygiene.ingest import files, staging
 from crm_hygiene.ingest.gate import gate_failures
 from crm_hygiene.ingest.kinds import DropKind
@@ -172,6 +173,7 @@ def ingest_inbox(
 ) -> IngestSummary:
     """Ingest every pending file; rejected files are set aside and reported, not raised."""
     summary = IngestSummary(kind=kind.name)
+    complete_pending_erasures(engine, policy, keys, run)  # a crashed run's answer files and drops
     for path in files.pending_files(inbox):
         try:
             counts = ingest_file(engine, path, kind, policy, keys, run, archive_dir, workers)
@@ -188,4 +190,5 @@ def ingest_inbox(
         summary.files_loaded += 1
         summary.add(counts)
         log.info("%s: %s", path.name, asdict(counts))
+    complete_pending_erasures(engine, policy, keys, run)  # children removed at admission, from the archive too
     return summary
