@@ -287,7 +287,9 @@ def _cells(line: str) -> list[str]:
 def scrub_file(path: Path, erased: ErasedKeys) -> ScrubResult:
     """Rewrite `path` atomically without the erased people's rows; unchanged files are not touched."""
     enc = _sniff(path)
-    attempts = [(enc, _scrub_csv), (enc, _scrub_lines), (_Encoding(b"", "latin-1"), _scrub_lines)]
+    # A CSV in a legacy encoding is still a CSV; only what reads as neither is scanned as lines.
+    latin1 = _Encoding(b"", "latin-1")
+    attempts = [(enc, _scrub_csv), (latin1, _scrub_csv), (enc, _scrub_lines), (latin1, _scrub_lines)]
     tmp = path.with_name(f".{path.name}{_TMP_SUFFIX}")
     for encoding, scrub in attempts:
         try:
