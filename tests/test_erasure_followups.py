@@ -222,3 +222,20 @@ def test_a_crash_while_scrubbing_is_finished_by_the_next_run(crm, data_dir):
     assert "pat@acme.com" not in _drop_folder_text(data_dir).lower()
     assert not list(data_dir.rglob("*.scrub-tmp"))
     assert followups(crm) == []
+
+
+def test_a_later_drop_naming_the_erased_person_is_archived_without_them(crm, data_dir):
+    ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
+        research_row("Pat", "Quill", "pat@acme.com", phone="020 7946 0555")])
+    requests(crm, data_dir, "erase.csv", [["E-1", "erasure", "pat@acme.com", "2026-11-20", ""]])
+
+    later = ingest(crm, data_dir, RESEARCH, "later.csv", RESEARCH_HEADER, [
+        research_row("Kim", "Other", "kim@acme.com"),
+        research_row("Pat", "Quill", "PAT+again@acme.com"),
+        research_row("P", "Q", "", phone="+44 20 7946 0555", company="Globex")], run_id="run-2")
+
+    assert later["rows_blocked"] == 2
+    assert "quill" not in _drop_folder_text(data_dir).lower()
+    archived = next(p for p in (data_dir / "archive" / "research").iterdir() if p.name.endswith("_later.csv"))
+    assert b"kim@acme.com" in archived.read_bytes() and len(archived.read_bytes().splitlines()) == 2
+    assert followups(crm) == []

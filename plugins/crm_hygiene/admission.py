@@ -15,7 +15,7 @@ from sqlalchemy import Connection, text
 
 from crm_hygiene.audit import write_audit
 from crm_hygiene.db import read_sql, timed_sql
-from crm_hygiene.erasure import erase_minors, lock_out_admission
+from crm_hygiene.erasure import erase_minors, lock_out_admission, queue_scrub_of_returning_rows
 from crm_hygiene.keys import HashKeys
 from crm_hygiene.policy import Policy
 from crm_hygiene.run import RunInfo
@@ -67,6 +67,8 @@ def admit_candidates(
     conn.execute(text(read_sql("admission/suppression_hits.sql")))
     gate_params = {"today": run.today}
     blocked = {gate.name: gate.apply(conn, gate_params) for gate in GATES}
+    if blocked["suppressed"]:  # the archived drop must not keep an erased person's rows
+        queue_scrub_of_returning_rows(conn, policy, keys, run, f"file_id:{file_id}")
     minors_removed = remove_certain_minors(conn, policy, keys, run) if blocked["minor_certain"] else 0
 
     updated = conn.execute(text(read_sql("ingest/count_held_candidates.sql"))).scalar_one()

@@ -229,6 +229,17 @@ def _queue_answer_files(conn: Connection, keys: HashKeys, email_keys: Iterable[s
     return sorted(files)
 
 
+def queue_scrub_of_returning_rows(conn: Connection, policy: Policy, keys: HashKeys, run: RunInfo,
+                                  subject_ref: str) -> int:
+    """Put the staged rows (``stg_rows``) that name an erased person or a removed
+    child on the scrub to-do: the drop they came in is archived after the commit
+    and must not keep them (contract promise 3). Returns the keys queued."""
+    params = {"reasons": sorted({*policy.suppression.erasing_reasons, MINOR_REASON}),
+              "key_id": keys.current.key_id, "subject_ref": subject_ref, "now": run.started_at}
+    return conn.execute(_expanding(read_sql("erasure/queue_returning_rows.sql"), params).bindparams(
+        bindparam("now", type_=DateTime)), params).rowcount
+
+
 def erase_minors(conn: Connection, policy: Policy, keys: HashKeys, run: RunInfo, ids_sql: str,
                  subject_ref: str, reason: str, *, identifiers_sql: str | None = None,
                  close_reviews: bool = True) -> ErasureResult:
