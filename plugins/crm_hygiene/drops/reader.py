@@ -154,7 +154,7 @@ def _sniff(head: bytes) -> None:
     controls = sum(head.count(bytes([b])) for b in _CONTROL_BYTES)
     if b"\x00" in first_line or controls > len(head) // 10:
         raise FileRejected("file is binary, not CSV text: export it as CSV (UTF-8)")
-    if b"\r" in head and b"\n" not in head and len(head) >= _SNIFF_BYTES:
+    if b"\r" in head and b"\n" not in head:
         raise FileRejected("file has old Mac (CR-only) line endings: save it with Windows or Unix line endings")
 
 
