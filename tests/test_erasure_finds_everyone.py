@@ -197,3 +197,19 @@ def test_minor_review_no_longer_reaches_into_the_ingest_features_admission():
     assert not {"crm_hygiene.admission", "crm_hygiene.ingest.admission"} & imported
     assert "crm_hygiene.erasure" in imported
     assert callable(erase_minors) and MINOR_REASON == "minor"
+
+
+def test_rows_the_drop_layer_quarantined_without_a_usable_email_go_with_the_person(crm, data_dir):
+    pat_in_three_records(crm, data_dir)
+    bad = ingest(crm, data_dir, RESEARCH, "5-bad.csv", RESEARCH_HEADER, [
+        research_row("Pat", "Phone", "pat@@acme", phone="020 7946 0555"),  # malformed email, phone
+        research_row("Pat", "Phone", "", source="gossip"),  # no email or phone, bad source: name at Acme
+        research_row("Kim", "Other", "kim@acme.com", source="gossip"),  # someone else
+        # Enough good rows that the file passes the whole-file gate.
+        *(research_row("Good", f"Row{i}", f"good{i}@acme.com") for i in range(20)),
+    ])
+    assert crm.scalar("SELECT COUNT(*) FROM quarantine") == 3, bad
+
+    requests(crm, data_dir, "e.csv", [["E-1", "erasure", "pat@acme.com", "2026-11-20", ""]])
+
+    assert crm.rows("SELECT email_match_key FROM quarantine") == [("kim@acme.com",)]
