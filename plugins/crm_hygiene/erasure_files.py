@@ -126,13 +126,12 @@ class ErasedKeys:
     def row_is_erased(self, row: dict[str, str]) -> bool:
         """The merge rules, applied to a drop row."""
         email = self.email(row.get("email"))
-        if email:
-            return True
+        if email is not None:  # the row's own mailbox decides: theirs, or someone else's
+            return email
         phone = self.phone(row.get("phone"), row.get("country"))
-        if phone and email is None:
-            return True
-        return (email is None and phone is not False
-                and self.name_company(row.get("first_name"), row.get("last_name"), row.get("company")))
+        if phone is not None:
+            return phone
+        return self.name_company(row.get("first_name"), row.get("last_name"), row.get("company"))
 
     def line_is_erased(self, line: str) -> bool:
         """For text that is not CSV: any erased email; an erased phone on a line naming no other mailbox."""
@@ -284,33 +283,49 @@ def _cells(line: str) -> list[str]:
         return []
 
 
+class _Discard:
+    """A writer that keeps nothing: the dry run."""
+
+    def write(self, _text: str) -> None:
+        return None
+
+
 def scrub_file(path: Path, erased: ErasedKeys) -> ScrubResult:
-    """Rewrite `path` atomically without the erased people's rows; unchanged files are not touched."""
+    """Rewrite `path` atomically without the erased people's rows; unchanged files are not touched.
+
+    A read-only pass first: most drops name nobody erased, and then nothing is written.
+    """
     enc = _sniff(path)
     # A CSV in a legacy encoding is still a CSV; only what reads as neither is scanned as lines.
     latin1 = _Encoding(b"", "latin-1")
-    attempts = [(enc, _scrub_csv), (latin1, _scrub_csv), (enc, _scrub_lines), (latin1, _scrub_lines)]
-    tmp = path.with_name(f".{path.name}{_TMP_SUFFIX}")
-    for encoding, scrub in attempts:
+    for encoding, scrub in ((enc, _scrub_csv), (latin1, _scrub_csv), (enc, _scrub_lines), (latin1, _scrub_lines)):
         try:
-            with _open_text(path, encoding) as fh, open(tmp, "wb") as raw_out:
-                raw_out.write(encoding.bom)
-                out = io.TextIOWrapper(raw_out, encoding=encoding.codec, newline="")
-                result = scrub(fh, out, erased)
-                out.flush()
-                os.fsync(raw_out.fileno())
-                out.detach()
+            with _open_text(path, encoding) as fh:
+                result = scrub(fh, _Discard(), erased)
         except (UnicodeError, csv.Error, _NotCsv):
             continue
         if result.changed:
-            os.chmod(tmp, stat.S_IMODE(os.lstat(path).st_mode))
-            os.replace(tmp, path)
-            _fsync_dir(path.parent)
-        else:
-            tmp.unlink(missing_ok=True)
+            _rewrite(path, encoding, scrub, erased)
         return result
-    tmp.unlink(missing_ok=True)
     return ScrubResult(0, 0, 0)
+
+
+def _rewrite(path: Path, encoding: _Encoding, scrub, erased: ErasedKeys) -> None:
+    """The scrubbed copy beside the file, synced, then renamed over it: a crash leaves one or the other whole."""
+    tmp = path.with_name(f".{path.name}{_TMP_SUFFIX}")
+    try:
+        with _open_text(path, encoding) as fh, open(tmp, "wb") as raw_out:
+            raw_out.write(encoding.bom)
+            out = io.TextIOWrapper(raw_out, encoding=encoding.codec, newline="")
+            scrub(fh, out, erased)
+            out.flush()
+            os.fsync(raw_out.fileno())
+            out.detach()
+        os.chmod(tmp, stat.S_IMODE(os.lstat(path).st_mode))
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _fsync_dir(folder: Path) -> None:
