@@ -141,6 +141,15 @@ def test_erasure_of_someone_not_held_purges_their_quarantined_rows(crm, data_dir
     assert quarantined(crm) == [2]
 
 
+def test_a_list_erasure_of_someone_not_held_purges_their_quarantined_rows(crm, data_dir):
+    """A list names people in plain too: their rows in quarantine go, though nobody was held."""
+    _quarantine(crm, [("gone@acme.com", None, None), (None, PAT_PHONE, None), ("kim@acme.com", None, None)])
+    summary = sync(crm, data_dir, "s.csv", [["erasure", "Gone+x@ACME.com", "", "", "", "", "2026-11-01"],
+                                            ["erasure", "", "", "020 7946 0555", "", "", "2026-11-01"]])
+    assert summary["held_erased"] == 0
+    assert quarantined(crm) == [3]
+
+
 def test_an_erased_adults_review_is_closed_and_the_timeout_leaves_the_next_person_alone(crm, data_dir):
     # A likely minor (school signals only) waits for review: an adult, as it turns out.
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [

@@ -106,6 +106,10 @@ class EntryParser:
     def __init__(self, policy: Policy, keys: HashKeys, run: RunInfo) -> None:
         self.rules, self.key, self.run = policy.suppression, keys.current, run
         self.dates = policy.input_validation
+        self._erasing = frozenset(policy.suppression.erasing_reasons)
+        # The plain identifiers of erasing rows, for the erasure to purge their
+        # quarantined rows (which keep plain keys); flushed by the caller per batch.
+        self.erasing_plain: list[tuple[str, str]] = []
         # A list repeats a few (reason, scope, added_at) combinations for
         # thousands of rows: each is checked once.
         self._terms: dict[tuple[str, str, str], tuple[tuple[str, str, str, str | None], list[str]]] = {}
@@ -170,6 +174,9 @@ class EntryParser:
         if reasons:
             return [], reasons
         key = self.key
+        if terms[0] in self._erasing:
+            self.erasing_plain += [(key_type, value) for key_type, value, hashed in values if not hashed]
+            self.erasing_plain += [("phone_digits", value[1:]) for key_type, value, _ in values if key_type == "phone"]
         return [SuppressionEntry(key_type, value if hashed else key.digest(value), key.key_id, *terms)
                 for key_type, value, hashed in values], []
 
@@ -183,6 +190,8 @@ def _stage_file(conn: Connection, drop: Drop, csv_drop: CsvDrop, policy: Policy,
     conn.execute(text(
         "CREATE TEMPORARY TABLE stg_suppression (key_type TEXT, key_hash TEXT, key_id TEXT, reason TEXT, "
         "scope TEXT, added_at TIMESTAMP, rescreen_at DATE)"))
+    conn.execute(text("DROP TABLE IF EXISTS stg_erasing_plain"))
+    conn.execute(text("CREATE TEMPORARY TABLE stg_erasing_plain (key_type TEXT, value TEXT)"))
     quarantined_at = wire_timestamp(utc_now())
     parser = EntryParser(policy, keys, run)
     records = csv_drop.records()
@@ -195,6 +204,8 @@ def _stage_file(conn: Connection, drop: Drop, csv_drop: CsvDrop, policy: Policy,
                 bad.append(_quarantined(drop, record, reasons, quarantined_at))
             staged += entries
         bulk_insert(conn, "stg_suppression", _STAGE_COLUMNS, staged)
+        bulk_insert(conn, "stg_erasing_plain", ("key_type", "value"), parser.erasing_plain)
+        parser.erasing_plain = []
         quarantine_rows(conn, bad)
         counts.rows_read += len(batch)
         counts.rows_quarantined += len(bad)
@@ -226,7 +237,9 @@ def _apply_to_held(conn: Connection, policy: Policy, keys: HashKeys, run: RunInf
             for t in erasing_types)
         erased = erase(conn, run, keys, prospect_ids_sql=targets, params={"erasing": sorted(erasing)},
                        subject_ref=f"file:{sha256}", reason="suppression list erasure entries",
-                       scrub_hashes_sql=read_sql("erasure/list_erasure_keys.sql"))
+                       scrub_hashes_sql=read_sql("erasure/list_erasure_keys.sql"),
+                       # Plain keys of erasing rows: their quarantined rows go even if nobody was held.
+                       identifiers_sql="SELECT key_type, value FROM stg_erasing_plain")
         counts.held_erased += erased.erased
         counts.erasure_refused_legal_hold += erased.refused_legal_hold
         answer_files = erased.answer_files
@@ -250,6 +263,7 @@ def sync_file(engine: Engine, drop: Drop, policy: Policy, keys: HashKeys, run: R
         counts.entries_added = conn.execute(text(read_sql("suppression/insert_entries.sql"))).rowcount
         _apply_to_held(conn, policy, keys, run, sha256, counts)
         conn.execute(text("DROP TABLE stg_suppression"))
+        conn.execute(text("DROP TABLE stg_erasing_plain"))
         register_drop(conn, drop, run, rows_read=counts.rows_read, rows_quarantined=counts.rows_quarantined)
         write_audit(conn, run, "suppression_list_applied", subject_ref=f"file:{sha256}",
                     reason="suppression list", rows_affected=counts.entries_added, details=asdict(counts))
