@@ -134,9 +134,9 @@ def test_an_admission_during_an_uncommitted_erasure_waits_for_it(crm, data_dir, 
     assert_pat_erased_for_good(crm)
 
 
+# SQLite's own locking (BEGIN IMMEDIATE and a busy wait); PostgreSQL is covered by the tests above.
+@pytest.mark.parametrize("crm", ["sqlite"], indirect=True)
 def test_sqlite_request_run_waits_for_an_ingests_write_instead_of_failing(crm, data_dir, monkeypatch):
-    if crm.backend != "sqlite":
-        pytest.skip("SQLite's own locking; PostgreSQL is covered by the tests above")
     paused, resume = pause_in(monkeypatch, _admission_module(), "read_sql", "ingest",
                               when=lambda name: name == "ingest/count_held_candidates.sql")
     ingesting = Worker("ingest", lambda: ingest_pat(crm, data_dir))
