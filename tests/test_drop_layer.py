@@ -139,8 +139,10 @@ def test_a_symlink_or_fifo_in_the_inbox_is_rejected_never_followed(crm, data_dir
     assert crm.scalar("SELECT COUNT(*) FROM prospects") == 0
 
 
-@pytest.mark.parametrize("request_id", ["../../../dags/evil", "/tmp/evil-abs", ".hidden", "a/b", "x\x00y"])
-def test_a_request_id_that_would_leave_the_exports_folder_is_quarantined(crm, data_dir, request_id):
+@pytest.mark.parametrize("request_id", ["../../../dags/evil", "ABSOLUTE", ".hidden", "a/b", "x\x00y"])
+def test_a_request_id_that_would_leave_the_exports_folder_is_quarantined(crm, data_dir, tmp_path, request_id):
+    absolute = tmp_path / "evil-abs"
+    request_id = str(absolute) if request_id == "ABSOLUTE" else request_id
     inbox = data_dir / "inbox" / "requests"
     write_csv(inbox / "q.csv", ["request_id", "type", "email", "received_at"],
               [[request_id, "access", "ann@acme.com", "2026-11-20"], ["OK-1", "access", "ann@acme.com", "2026-11-20"]])
@@ -151,7 +153,7 @@ def test_a_request_id_that_would_leave_the_exports_folder_is_quarantined(crm, da
     assert [p.name for p in (data_dir / "exports" / "dsr").iterdir()] == ["OK-1.json"]
     reasons = crm.scalar("SELECT reasons FROM quarantine")
     assert reasons in ("request_id_invalid", "nul_character")
-    assert not (data_dir.parent / "dags").exists() and not os.path.exists("/tmp/evil-abs.json")
+    assert not (data_dir.parent / "dags").exists() and not absolute.with_suffix(".json").exists()
 
 
 def test_deeply_nested_details_json_is_a_bad_row_not_a_crash(crm, data_dir):

@@ -26,6 +26,7 @@ import json
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from operator import gt
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -153,7 +154,7 @@ def _sniff(head: bytes) -> None:
     controls = sum(head.count(bytes([b])) for b in _CONTROL_BYTES)
     if b"\x00" in first_line or controls > len(head) // 10:
         raise FileRejected("file is binary, not CSV text: export it as CSV (UTF-8)")
-    if b"\r" in head and b"\n" not in head and len(head) >= _SNIFF_BYTES:
+    if b"\r" in head and b"\n" not in head:
         raise FileRejected("file has old Mac (CR-only) line endings: save it with Windows or Unix line endings")
 
 
@@ -189,7 +190,8 @@ class CsvDrop:
         except BaseException:
             self._fh.close()
             raise
-        self._limits = [(i, name, lengths.limit(name)) for i, name in enumerate(self.header) if name]
+        # Unnamed columns are checked for being empty instead: no limit of their own.
+        self._limit_list = [lengths.limit(name) if name else MAX_RECORD_BYTES for name in self.header]
         self._unnamed = [i for i, name in enumerate(self.header) if not name]
         self.rows_read = 0
 
@@ -234,14 +236,12 @@ class CsvDrop:
             raise FileRejected(f"required column(s) missing: {', '.join(missing)}{_delimiter_hint(names)}")
         return names
 
-    def _record(self) -> tuple[list[_Line], list[str] | None, tuple[str, ...], str | None] | None:
-        """The next record's lines, cells, problems and unsplit text; None at the end."""
+    def _slow_record(self, first: _Line) -> tuple[list[str] | None, tuple[str, ...], str | None]:
+        """A record that starts with a line holding quotes, a NUL or too many bytes:
+        (cells, problems, unsplit text), joining lines for quoted newlines."""
         lines = self._lines
-        first = lines.next()
-        if first is None:
-            return None
         if first.too_long:
-            return [first], None, ("row_too_long",), first.data.decode("utf-8", "backslashreplace")
+            return None, ("row_too_long",), first.data.decode("utf-8", "backslashreplace")
         parts, quotes, size = [first], first.data.count(b'"'), len(first.data)
         while quotes % 2 and len(parts) < MAX_RECORD_LINES and size < MAX_RECORD_BYTES:
             nxt = lines.next()
@@ -255,53 +255,77 @@ class CsvDrop:
             size += len(nxt.data)
         if quotes % 2:
             lines.push_back(parts[1:])
-            return [first], None, ("unbalanced_quote",), first.data.decode("utf-8", "backslashreplace")
-        data = b"".join(part.data for part in parts)
+            return None, ("unbalanced_quote",), first.data.decode("utf-8", "backslashreplace")
+        data = first.data if len(parts) == 1 else b"".join(part.data for part in parts)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            return parts, None, ("encoding_invalid",), data.decode("utf-8", "backslashreplace")
+            return None, ("encoding_invalid",), data.decode("utf-8", "backslashreplace")
         cells = self._splitter.split(text)
         if cells is None:
-            return parts, None, ("malformed_row",), text
+            return None, ("malformed_row",), text
         if len(parts) > 1 and len(cells) != len(self.header) and not self._only_empty_extras(cells):
             # The 'quoted newline' joined rows that were separate: a stray
             # quote on the first line. Only that line is bad.
             lines.push_back(parts[1:])
-            return [first], None, ("unbalanced_quote",), first.data.decode("utf-8", "backslashreplace")
-        problems = ("nul_character",) if "\x00" in text else ()
-        return parts, cells, problems, text if problems else None
+            return None, ("unbalanced_quote",), first.data.decode("utf-8", "backslashreplace")
+        if "\x00" in text:
+            return None, ("nul_character",), text
+        return cells, (), None
 
     def _only_empty_extras(self, cells: list[str]) -> bool:
         return len(cells) > len(self.header) and not any(c.strip() for c in cells[len(self.header):])
 
-    def records(self) -> Iterator[DropRecord]:
-        """Every data row in file order, good or not (see the module docstring)."""
-        header, width = self.header, len(self.header)
-        while (found := self._record()) is not None:
-            _, cells, problems, unsplit = found
-            if cells is not None and not any(c.strip() for c in cells):
+    def rows(self) -> Iterator[tuple[int, list[str] | None, tuple[str, ...], str | None]]:
+        """(row number, cells in header order or None, problems, unsplit text) for every
+        data row: the hot loop, kept free of per-cell Python where it can be."""
+        lines, width = self._lines, len(self.header)
+        limits, lowest_limit = self._limit_list, min(self._limit_list)
+        unnamed = self._unnamed
+        while (line := lines.next()) is not None:
+            data = line.data
+            cells = None
+            if not line.too_long and b'"' not in data and b"\x00" not in data:
+                try:
+                    cells = data.decode("utf-8").rstrip("\r\n").split(",")  # no quotes: every comma separates
+                    problems, unsplit = (), None
+                except UnicodeDecodeError:
+                    cells, problems, unsplit = None, ("encoding_invalid",), data.decode("utf-8", "backslashreplace")
+            else:
+                cells, problems, unsplit = self._slow_record(line)
+            if cells is not None and not "".join(cells).strip():
                 continue  # a blank line, or a row of nothing but commas
             self.rows_read += 1
-            row_number = self.rows_read
-            if cells is None or problems:
-                yield DropRecord(row_number, {}, problems, unsplit)
+            if cells is None:
+                yield self.rows_read, None, problems, unsplit
                 continue
             codes: list[str] = []
-            if len(cells) > width:
-                if any(c.strip() for c in cells[width:]):
-                    codes.append("too_many_fields")
-                cells = cells[:width]
-            elif len(cells) < width:
-                codes.append("too_few_fields")
-                cells = cells + [""] * (width - len(cells))
-            if any(cells[i].strip() for i in self._unnamed):
+            if len(cells) != width:
+                if len(cells) > width:
+                    if "".join(cells[width:]).strip():
+                        codes.append("too_many_fields")
+                    cells = cells[:width]
+                else:
+                    codes.append("too_few_fields")
+                    cells = cells + [""] * (width - len(cells))
+            if unnamed and any(cells[i].strip() for i in unnamed):
                 codes.append("value_in_unnamed_column")
-            for i, name, limit in self._limits:
-                if len(cells[i]) > limit:
-                    codes.append(f"{name}_too_long" if name in self._known else "extra_column_too_long")
-            by_name = {name: cells[i] for i, name in enumerate(header) if name}
-            yield DropRecord(row_number, by_name, tuple(codes))
+            if max(map(len, cells)) > lowest_limit and any(map(gt, map(len, cells), limits)):
+                codes += [self._too_long_code(i) for i, cell in enumerate(cells) if len(cell) > limits[i]]
+            yield self.rows_read, cells, tuple(codes), None
+
+    def _too_long_code(self, i: int) -> str:
+        name = self.header[i]
+        return f"{name}_too_long" if name in self._known else "extra_column_too_long"
+
+    def records(self) -> Iterator[DropRecord]:
+        """Every data row in file order, good or not (see the module docstring)."""
+        names = self.header
+        for row_number, cells, problems, unsplit in self.rows():
+            if cells is None:
+                yield DropRecord(row_number, {}, problems, unsplit)
+            else:
+                yield DropRecord(row_number, {n: c for n, c in zip(names, cells, strict=True) if n}, problems)
 
 
 @dataclass
@@ -324,17 +348,25 @@ class RawChunk:
 
 def chunked(drop: CsvDrop, chunk_rows: int) -> Iterator[tuple[RawChunk, list[DropRecord]]]:
     """The drop's rows in chunks: good rows by column, and the rows already known bad."""
-    names = [n for n in drop.header if n]
-    good: list[DropRecord] = []
+    header = drop.header
+    named = [i for i, name in enumerate(header) if name]
+    good: list[list[str]] = []
+    numbers: list[int] = []
     bad: list[DropRecord] = []
-    for record in drop.records():
-        (bad if record.problems else good).append(record)
+    for row_number, cells, problems, unsplit in drop.rows():
+        if cells is None or problems:
+            bad.append(DropRecord(row_number, {} if cells is None else
+                                  {n: c for n, c in zip(header, cells, strict=True) if n}, problems, unsplit))
+        else:
+            good.append(cells)
+            numbers.append(row_number)
         if len(good) + len(bad) >= chunk_rows:
-            yield _chunk(names, good), bad
-            good, bad = [], []
+            yield _chunk(header, named, good, numbers), bad
+            good, numbers, bad = [], [], []
     if good or bad:
-        yield _chunk(names, good), bad
+        yield _chunk(header, named, good, numbers), bad
 
 
-def _chunk(names: list[str], good: list[DropRecord]) -> RawChunk:
-    return RawChunk({name: [r.cells[name] for r in good] for name in names}, [r.row_number for r in good])
+def _chunk(header: list[str], named: list[int], good: list[list[str]], numbers: list[int]) -> RawChunk:
+    by_column = list(zip(*good, strict=True)) if good else [() for _ in header]
+    return RawChunk({header[i]: list(by_column[i]) for i in named}, numbers)
