@@ -263,3 +263,28 @@ def test_a_drop_committed_but_not_archived_before_a_crash_is_still_scrubbed(crm,
     assert b"kim@acme.com" in archived.read_bytes() and b"pat@" not in archived.read_bytes()
     assert "quill" not in _drop_folder_text(data_dir).lower()
     assert followups(crm) == []
+
+
+def test_a_request_drop_half_done_before_a_crash_is_archived_scrubbed(crm, data_dir):
+    """Requests commit one by one and the drop is registered last: a crash after the
+    erasure leaves the drop in the inbox. Its re-run finds the erasure recorded and
+    still scrubs the erasure's own row from the archived drop."""
+    ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [research_row("Pat", "Quill", "pat@acme.com")])
+    from crm_hygiene import subject_requests
+
+    real_record = subject_requests.record_small_drop
+
+    def crash_before_register(*args, **kwargs):
+        raise Crash
+
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(Crash):
+        patch.setattr(subject_requests, "record_small_drop", crash_before_register)
+        requests(crm, data_dir, "erase.csv", [["E-1", "erasure", "pat@acme.com", "2026-11-20", ""]])
+    assert subject_requests.record_small_drop is real_record
+    assert crm.scalar("SELECT status FROM data_subject_requests WHERE request_id = 'E-1'") == "completed"
+
+    summary = requests(crm, data_dir, "", [], run_id="rerun")
+
+    assert summary["duplicates_ignored"] == 1 and summary["files_loaded"] == 1
+    assert "pat@acme.com" not in _drop_folder_text(data_dir).lower()
+    assert followups(crm) == []

@@ -202,6 +202,15 @@ def _suppress(conn: Connection, keys: HashKeys, plain, reason: str | None, now) 
     return added
 
 
+def queue_drop_scrub(conn: Connection, run: RunInfo, keys: HashKeys, email_keys: tuple[str, ...],
+                     subject_ref: str) -> int:
+    """Put these addresses on the scrub to-do again, erasing nothing: for a drop
+    that repeats an erasure already carried out (a re-run after a crash), whose
+    rows must still leave the archived copy."""
+    plain = [("email", k) for k in email_keys]
+    return _queue_scrub_keys(conn, keys, plain, None, {}, subject_ref, run.started_at)
+
+
 def _queue_scrub_keys(conn: Connection, keys: HashKeys, plain, hashes_sql: str | None, params: dict,
                       subject_ref: str, now) -> int:
     """The erased identifiers, hashed under the current key, on the to-do for the drop scrubber."""

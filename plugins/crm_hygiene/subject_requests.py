@@ -33,7 +33,7 @@ from crm_hygiene.drops.inbox import process_drops
 from crm_hygiene.drops.reader import CsvDrop
 from crm_hygiene.drops.registry import Drop, DropTally
 from crm_hygiene.drops.small import SmallDropReader, record_small_drop
-from crm_hygiene.erasure import active_hold_exists, erase, lock_out_admission
+from crm_hygiene.erasure import active_hold_exists, erase, lock_out_admission, queue_drop_scrub
 from crm_hygiene.erasure_files import complete_pending_erasures
 from crm_hygiene.keys import HashKeys, identifier_values
 from crm_hygiene.normalise.country import CountryResolver, UnknownCountry
@@ -284,6 +284,10 @@ def carry_out(engine: Engine, request: Request, policy: Policy, keys: HashKeys, 
         if request.type in ("erasure", "objection"):
             lock_out_admission(conn)  # adds a suppression entry: never between an admission's check and insert
         if not _record(conn, request, policy, keys, run):
+            if request.type == "erasure":
+                # A re-run of a drop whose erasure committed before a crash: the
+                # drop (with this row) is archived only now, so scrub it again.
+                queue_drop_scrub(conn, run, keys, (request.email_key,), f"request:{request.request_id}")
             return None
         held = _held(conn, request.email_key)
         pid = held["prospect_id"] if held else None
