@@ -207,3 +207,14 @@ def test_rows_the_drop_layer_quarantined_without_a_usable_email_go_with_the_pers
     requests(crm, data_dir, "e.csv", [["E-1", "erasure", "pat@acme.com", "2026-11-20", ""]])
 
     assert crm.rows("SELECT email_match_key FROM quarantine") == [("kim@acme.com",)]
+
+
+def test_a_phone_only_erasure_finds_a_row_quarantined_with_an_unknown_country(crm, data_dir):
+    """The row's country is unknown, so its national number is read in the default
+    region, as the list's phone is: the two meet, and the row goes."""
+    ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
+        research_row("Pat", "Phone", "", phone="020 7946 0555", country="Atlantis"),
+        research_row("Kim", "Other", "kim@acme.com")])
+    assert quarantined(crm) == [1]
+    sync(crm, data_dir, "s.csv", [["erasure", "", "", "020 7946 0555", "", "", "2026-11-01"]])
+    assert quarantined(crm) == []

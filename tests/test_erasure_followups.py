@@ -67,7 +67,7 @@ def test_an_answer_file_survives_no_crash_after_the_erasure_commits(crm, data_di
     assert crm.scalar("SELECT COUNT(*) FROM prospects") == 0
     assert crm.scalar("SELECT answer_file FROM data_subject_requests WHERE request_id = 'A-1'") is None
     pending = followups(crm)
-    assert ("answer_file", str(answer), None, None, None, "request:E-1") in pending
+    assert ("answer_file", "dsr/A-1.json", None, None, None, "request:E-1") in pending  # relative to exports/
     assert not any(s.lower() in repr(pending).lower() for s in PAT_STRINGS)
 
     requests(crm, data_dir, "", [], run_id="rerun")  # the next run, nothing new dropped
@@ -93,7 +93,9 @@ def test_only_answer_files_inside_exports_are_ever_deleted(crm, data_dir):
     counts = complete_pending_erasures(crm.engine, POLICY, KEYS, RunInfo("d", "r", TODAY), data_dir)
 
     assert outside.read_text() == "keep me" and not inside.exists()
-    assert (counts.answer_files_deleted, counts.answer_files_refused) == (1, 2)
+    # Paths are read as dsr/<name> inside exports/: the traversing one is refused, the
+    # absolute one outside names no answer there; neither reaches the file outside.
+    assert (counts.answer_files_deleted, counts.answer_files_refused, counts.answer_files_missing) == (1, 1, 1)
     assert followups(crm) == []
 
 
@@ -211,11 +213,19 @@ def test_a_crash_while_scrubbing_is_finished_by_the_next_run(crm, data_dir):
     assert followups(crm)  # the to-do outlives the crash
     assert crm.scalar("SELECT COUNT(*) FROM prospects WHERE first_name = 'Pat'") == 0
 
+    audited_before_rerun = crm.rows("SELECT subject_ref FROM audit_log WHERE action = 'scrub_drop_file'")
+    # Each file is audited before its rewrite: the two rewritten and the one the crash stopped.
+    assert len(audited_before_rerun) == 3
+
     requests(crm, data_dir, "", [], run_id="rerun")
 
     assert "pat@acme.com" not in _drop_folder_text(data_dir).lower()
     assert not list(data_dir.rglob("*.scrub-tmp"))
     assert followups(crm) == []
+    audited = crm.rows("SELECT subject_ref, rows_affected FROM audit_log WHERE action = 'scrub_drop_file'")
+    # The re-run audits only the files still to do; the crashed file's row is not written twice.
+    assert len({ref for ref, _ in audited}) == len(audited) > len(audited_before_rerun)
+    assert set(audited_before_rerun) <= {(ref,) for ref, _ in audited} and sum(n for _, n in audited) > 0
 
 
 def test_a_later_drop_naming_the_erased_person_is_archived_without_them(crm, data_dir):
@@ -287,4 +297,19 @@ def test_a_request_drop_half_done_before_a_crash_is_archived_scrubbed(crm, data_
 
     assert summary["duplicates_ignored"] == 1 and summary["files_loaded"] == 1
     assert "pat@acme.com" not in _drop_folder_text(data_dir).lower()
+    assert followups(crm) == []
+
+
+def test_an_answer_is_deleted_after_the_data_folder_moved(crm, data_dir, tmp_path, monkeypatch):
+    """Answers are recorded relative to exports/, so an erasure finds them wherever the folder is mounted now."""
+    ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [research_row("Pat", "Quill", "pat@acme.com")])
+    requests(crm, data_dir, "a.csv", [["A-1", "access", "pat@acme.com", "2026-11-10", ""]])
+    moved = tmp_path / "mounted-elsewhere"
+    data_dir.rename(moved)
+    monkeypatch.setenv("CRM_DATA_DIR", str(moved))
+
+    requests(crm, moved, "e.csv", [["E-1", "erasure", "pat@acme.com", "2026-11-20", ""]])
+
+    assert not (moved / "exports" / "dsr" / "A-1.json").exists()
+    assert "quill" not in _drop_folder_text(moved).lower()
     assert followups(crm) == []

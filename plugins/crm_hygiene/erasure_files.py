@@ -30,7 +30,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -41,7 +41,7 @@ from sqlalchemy import Engine, bindparam, text
 
 from crm_hygiene.audit import write_audit
 from crm_hygiene.db import read_sql
-from crm_hygiene.drops.files import REJECTED_DIR, within
+from crm_hygiene.drops.files import REJECTED_DIR, UnsafePath, inside, sha256_of, within
 from crm_hygiene.drops.inbox import archive_processed_leftovers
 from crm_hygiene.keys import HashKey, HashKeys
 from crm_hygiene.normalise.country import CountryResolver, UnknownCountry
@@ -291,10 +291,13 @@ class _Discard:
         return None
 
 
-def scrub_file(path: Path, erased: ErasedKeys) -> ScrubResult:
+def scrub_file(path: Path, erased: ErasedKeys,
+               before_rewrite: Callable[[Path, ScrubResult], None] = lambda _path, _result: None) -> ScrubResult:
     """Rewrite `path` atomically without the erased people's rows; unchanged files are not touched.
 
-    A read-only pass first: most drops name nobody erased, and then nothing is written.
+    A read-only pass first: most drops name nobody erased, and then nothing is
+    written. `before_rewrite` hears what will be removed before the file is
+    replaced (the audit row goes first, so a crash cannot leave a removal unaudited).
     """
     enc = _sniff(path)
     # A CSV in a legacy encoding is still a CSV; only what reads as neither is scanned as lines.
@@ -306,6 +309,7 @@ def scrub_file(path: Path, erased: ErasedKeys) -> ScrubResult:
         except (UnicodeError, csv.Error, _NotCsv):
             continue
         if result.changed:
+            before_rewrite(path, result)
             _rewrite(path, encoding, scrub, erased)
         return result
     return ScrubResult(0, 0, 0)
@@ -384,12 +388,26 @@ def _scrubber_lock(data_folder: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _answer_path(exports: Path, stored: str) -> Path | None:
+    """Where a stored answer file is now: stored as 'dsr/<request_id>.json' under
+    exports/ (older rows hold an absolute path, read by its last two parts, so a
+    data folder mounted elsewhere still finds it); None if it would leave exports/."""
+    parts = Path(stored).parts[-2:]
+    if len(parts) != 2:
+        return None
+    try:
+        path = inside(inside(exports, parts[0]), parts[1])
+    except UnsafePath:
+        return None
+    return path if within(exports, path) else None
+
+
 def _delete_answer_files(followups: list[_Followup], exports: Path, counts: FollowupCounts) -> None:
     for item in followups:
         if item.kind != "answer_file" or not item.answer_file:
             continue
-        path = Path(item.answer_file)
-        if not within(exports, path):
+        path = _answer_path(exports, item.answer_file)
+        if path is None:
             counts.answer_files_refused += 1
             continue
         if os.path.lexists(path):
@@ -411,12 +429,28 @@ def erased_keys(followups: list[_Followup], keys: HashKeys, policy: Policy) -> t
     return matcher, len(scrub) - len(usable)
 
 
-def scrub_drops(data_folder: Path, erased: ErasedKeys, counts: FollowupCounts) -> None:
+def _audit_file_scrub(engine: Engine, run: RunInfo) -> Callable[[Path, ScrubResult], None]:
+    """An audit row per drop file rewritten, named by the hash of its bytes before:
+    written once, so the run that finishes a crashed scrub of those same bytes
+    neither repeats it nor loses it (counts only; a drop's name can be a person's)."""
+    def audit(path: Path, result: ScrubResult) -> None:
+        subject_ref = f"file:{sha256_of(path)}"
+        with engine.begin() as conn:
+            if conn.execute(text("SELECT 1 FROM audit_log WHERE action = 'scrub_drop_file' AND subject_ref = :s"),
+                            {"s": subject_ref}).first() is None:
+                write_audit(conn, run, "scrub_drop_file", subject_ref=subject_ref,
+                            reason="erased people's rows removed from an archived or rejected drop",
+                            rows_affected=result.records_removed + result.lines_removed, details=result._asdict())
+    return audit
+
+
+def scrub_drops(data_folder: Path, erased: ErasedKeys, counts: FollowupCounts,
+                before_rewrite: Callable[[Path, ScrubResult], None] = lambda _path, _result: None) -> None:
     if not erased:
         return
     for path in drop_files(data_folder):
         counts.drop_files_scanned += 1
-        result = scrub_file(path, erased)
+        result = scrub_file(path, erased, before_rewrite)
         if result.changed:
             counts.drop_files_scrubbed += 1
             counts.rows_removed += result.records_removed
@@ -449,14 +483,14 @@ def complete_pending_erasures(engine: Engine, policy: Policy, keys: HashKeys, ru
             # A drop whose run committed and then crashed before archiving it
             # would otherwise reach archive/ after this scrub, unscrubbed.
             archive_processed_leftovers(engine, data_folder / "inbox", data_folder / "archive")
-        scrub_drops(data_folder, matcher, counts)
+        scrub_drops(data_folder, matcher, counts, _audit_file_scrub(engine, run))
         counts.scrub_keys_done = sum(f.kind == "scrub_key" for f in followups)
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM erasure_followups WHERE followup_id IN :ids").bindparams(
                 bindparam("ids", expanding=True)), {"ids": [f.followup_id for f in followups]})
+            # Rows removed from drops are audited per file (scrub_drop_file), before each rewrite.
             write_audit(conn, run, "erasure_followups", subject_ref="erasure_followups",
                         reason="answer files deleted and drops scrubbed after erasure",
-                        rows_affected=counts.answer_files_deleted + counts.rows_removed + counts.lines_removed,
-                        details=asdict(counts))
+                        rows_affected=counts.answer_files_deleted, details=asdict(counts))
     log.info("erasure follow-ups: %s", asdict(counts))
     return counts

@@ -295,7 +295,9 @@ def carry_out(engine: Engine, request: Request, policy: Policy, keys: HashKeys, 
         if kind in ("access", "portability"):
             answer = _write_answer(conn, request, policy, keys, run, exports_dir, held)
             outcome = "answered" if held else "answered_not_held"
-            _finish(conn, request, run, "completed", outcome, prospect_id=pid, answer_file=str(answer))
+            # Stored relative to exports/ ("dsr/<id>.json"): the data folder may be mounted elsewhere later.
+            _finish(conn, request, run, "completed", outcome, prospect_id=pid,
+                    answer_file=f"{exports_dir.name}/{answer.name}")
         elif kind == "rectification":
             if held is None:
                 outcome = "not_held"

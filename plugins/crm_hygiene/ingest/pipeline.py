@@ -95,12 +95,15 @@ class _RowQuarantine:
     def __init__(self, drop: Drop, policy: Policy) -> None:
         self.drop, self.now = drop, wire_timestamp(utc_now())
         self._countries = CountryResolver(policy.input_validation.country_aliases)
+        self._default_region = policy.suppression.default_phone_region
 
-    def _region(self, raw_country: str) -> str | None:
+    def _region(self, raw_country: str) -> str:
+        """The row's country for reading its phone; the default region, as a list's
+        phone is read, when the row gives none we know."""
         try:
-            return self._countries.to_alpha2(raw_country)
+            return self._countries.to_alpha2(raw_country) or self._default_region
         except UnknownCountry:
-            return None
+            return self._default_region
 
     def rows(self, unread: list[DropRecord], rejected: list[RowRejection]):
         drop = self.drop

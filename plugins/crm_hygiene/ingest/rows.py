@@ -307,6 +307,7 @@ def prepare_chunk(chunk: RawChunk, kind: DropKind, ctx: RowContext) -> PreparedC
     event_names = details if kind.name == "events" else [None] * n
 
     raw_phones = chunk.column("phone")
+    default_region = policy.suppression.default_phone_region
     staged: list[StagedRow] = []
     other_key_hashes: list[OtherKeyHash] = []
     quarantined: list[RowRejection] = []
@@ -341,7 +342,9 @@ def prepare_chunk(chunk: RawChunk, kind: DropKind, ctx: RowContext) -> PreparedC
                     reasons[i].append("likely_minor")
                 keys = IdentityKeys(
                     loose_email_key(raw_emails[i]) if raw_emails[i].strip() else None,
-                    phone[i] or (phone_key(raw_phones[i], country[i]) if raw_phones[i].strip() else None),
+                    # An unknown country reads the number as a list's would: in the default region.
+                    phone[i] or (phone_key(raw_phones[i], country[i] or default_region)
+                                 if raw_phones[i].strip() else None),
                     capped(f"{nkey}|{ckey}") if nkey and ckey else None,
                 )
                 quarantined.append(RowRejection(row_number, ";".join(reasons[i]), chunk.raw_row_json(i), keys))
