@@ -65,7 +65,9 @@ def _primary_message_only(context) -> None:
     primary = getattr(diag, "message_primary", None)
     if primary is None:
         return
-    message = _quoted_literal.sub("'…'", primary)
+    # Names of the schema's own objects stay readable; any other quoted text is a value.
+    names = {getattr(diag, f, None) for f in ("constraint_name", "table_name", "column_name", "datatype_name")}
+    message = _quoted_literal.sub(lambda m: m.group(0) if m.group(0)[1:-1] in names else "'…'", primary)
     error.args = (message,)
     wrapped = context.sqlalchemy_exception
     if wrapped is not None and wrapped.args:
