@@ -298,7 +298,7 @@ def prepare_target(args: argparse.Namespace, rows: int, backend: str, step: str)
 
 
 def stage_inbox_copy(rows: int) -> Path:
-    """ingest_file moves its file to the archive, so it gets a copy."""
+    """Each step reads its own copy in a fresh inbox, as a drop would arrive."""
     for folder in (inbox_dir(), archive_dir()):
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
@@ -362,6 +362,7 @@ def floor_sqlite(db_path: str, path: Path) -> dict[str, float]:
 
 def ingest_once(url: str, path: Path) -> dict[str, float]:
     from crm_hygiene.db import make_engine
+    from crm_hygiene.drops.registry import Drop
     from crm_hygiene.ingest.kinds import RESEARCH
     from crm_hygiene.ingest.pipeline import ingest_file
     from crm_hygiene.policy import load_policy
@@ -371,11 +372,9 @@ def ingest_once(url: str, path: Path) -> dict[str, float]:
     policy = load_policy()
     run = RunInfo(dag_id="bench", run_id="bench", today=TODAY)
     started = start_clock()
-    counts = ingest_file(engine, path, RESEARCH, policy, BENCH_KEYS(), run, archive_dir())
+    counts = ingest_file(engine, Drop.of("research", path, archive_dir()), RESEARCH, policy, BENCH_KEYS(), run)
     seconds = time.perf_counter() - started
     engine.dispose()
-    if counts is None:
-        raise RuntimeError("ingest_file saw these bytes before: the database was not fresh")
     return {"seconds": seconds, **asdict(counts)}
 
 

@@ -106,6 +106,7 @@ def first_use_imports() -> float:
 
 def measure(backend: str) -> dict:
     from crm_hygiene.db import make_engine, upgrade_schema
+    from crm_hygiene.drops.registry import Drop
     from crm_hygiene.ingest.kinds import RESEARCH
     from crm_hygiene.ingest.pipeline import ingest_file
     from crm_hygiene.policy import load_policy
@@ -125,12 +126,13 @@ def measure(backend: str) -> dict:
 
     write_list(work / "list.csv")
     started = time.perf_counter()
-    applied = sync_file(engine, work / "list.csv", policy, keys(), run, work / "archive")
+    applied = sync_file(engine, Drop.of("suppression", work / "list.csv", work / "archive"), policy, keys(), run)
     apply_seconds = time.perf_counter() - started
 
     write_research_file(work / "drop.csv", DROP_ROWS, 7, TODAY)
     started = time.perf_counter()
-    admitted = ingest_file(engine, work / "drop.csv", RESEARCH, policy, keys(), run, work / "archive")
+    admitted = ingest_file(engine, Drop.of("research", work / "drop.csv", work / "archive"), RESEARCH, policy,
+                           keys(), run)
     admit_seconds = time.perf_counter() - started
     engine.dispose()
     return {"backend": backend, "setup": setup, "apply": apply_seconds, "admit": admit_seconds,

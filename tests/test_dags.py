@@ -119,7 +119,7 @@ def test_rejected_file_fails_the_run_visibly(dagbag, crm, data_dir, monkeypatch)
     run = _run(dagbag.get_dag("ingest_event_lists"), monkeypatch, crm)
     assert run.state == "failed"
     assert (inbox / "rejected" / "broken.csv").exists()
-    assert "required column 'event_date' is missing" in (inbox / "rejected" / "broken.csv.reason.txt").read_text()
+    assert "required column(s) missing: event_date" in (inbox / "rejected" / "broken.csv.reason.txt").read_text()
     assert crm.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'file_rejected'") == 1
 
 

@@ -205,14 +205,15 @@ def test_unreadable_or_wrong_files_are_rejected_and_the_rest_still_load(crm, dat
     write_csv(inbox / "d_good.csv", RESEARCH_HEADER, [research_row("Ann", "Lee", "ann@acme.com")])
     run = RunInfo(dag_id="t", run_id="r", today=TODAY)
     summary = ingest_inbox(crm.engine, RESEARCH, POLICY, KEYS, run, inbox, data_dir / "archive").as_dict()
-    assert summary["files_loaded"] == 1 and summary["files_rejected"] == 3
+    # A row that is not UTF-8 costs that row only: quarantined, the file is processed.
+    assert summary["files_loaded"] == 2 and summary["files_rejected"] == 2
     assert crm.scalar("SELECT COUNT(*) FROM prospects") == 1
+    assert crm.rows("SELECT source_file, reasons FROM quarantine") == [("b_latin1.csv", "encoding_invalid")]
     rejected = inbox / "rejected"
-    assert "required column 'collected_at' is missing" in (rejected / "a_missing_column.csv.reason.txt").read_text()
-    assert "not UTF-8" in (rejected / "b_latin1.csv.reason.txt").read_text()
+    assert "required column(s) missing: collected_at" in (rejected / "a_missing_column.csv.reason.txt").read_text()
     assert "known 'source'" in (rejected / "c_wrong_kind.csv.reason.txt").read_text()
-    assert sorted(p.name for p in rejected.glob("*.csv")) == ["a_missing_column.csv", "b_latin1.csv", "c_wrong_kind.csv"]
-    assert crm.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'file_rejected'") == 3
+    assert sorted(p.name for p in rejected.glob("*.csv")) == ["a_missing_column.csv", "c_wrong_kind.csv"]
+    assert crm.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'file_rejected'") == 2
 
 
 def test_header_only_file_is_processed_once_with_nothing_in_it(crm, data_dir):

@@ -41,15 +41,23 @@ def ingest_drops(kind: str) -> dict:
 
 
 def _rejected_files_problem(summary: dict, kind: str) -> str | None:
-    if not summary["files_rejected"]:
-        return None
-    return (f"{summary['files_rejected']} file(s) rejected, see inbox/{kind}/rejected/: "
-            + "; ".join(f"{name}: {reason}" for name, reason in summary["rejected"].items()))
+    """Files rejected (a reason a person can act on) or set aside (an error nobody
+    foresaw: its type only); both are in inbox/<kind>/rejected/ with a .reason.txt."""
+    problems = []
+    if summary["files_rejected"]:
+        problems.append(f"{summary['files_rejected']} file(s) rejected, see inbox/{kind}/rejected/: "
+                        + "; ".join(f"{name}: {reason}" for name, reason in summary["rejected"].items()))
+    if summary["files_set_aside"]:
+        problems.append(f"{summary['files_set_aside']} file(s) set aside after an unexpected error, see "
+                        f"inbox/{kind}/rejected/ and this task's log: "
+                        + "; ".join(f"{name}: {reason}" for name, reason in summary["set_aside"].items()))
+    return "; ".join(problems) or None
 
 
 def _fail_on_rejected_files(summary: dict, kind: str) -> None:
     """A retry would find the file already set aside and pass: fail for good so
-    the rejection is seen."""
+    the rejection is seen. (A database outage is re-raised by the drop layer
+    before any file is set aside, and Airflow retries it.)"""
     from airflow.sdk.exceptions import AirflowFailException
 
     if problem := _rejected_files_problem(summary, kind):

@@ -18,23 +18,24 @@ admission is caught too. Only ids and rule names are stored or logged.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 
-from crm_hygiene.admission import erase_minors
 from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
 from crm_hygiene.db import read_sql, timed_sql
-from crm_hygiene.drop_registry import DropTally, csv_rows, new_drops, record_small_drop
-from crm_hygiene.ingest import files
-from crm_hygiene.ingest.rows import wire_timestamp
+from crm_hygiene.drops.cells import parse_whole_number
+from crm_hygiene.drops.inbox import process_drops
+from crm_hygiene.drops.reader import CsvDrop
+from crm_hygiene.drops.registry import Drop, DropTally
+from crm_hygiene.drops.small import SmallDropReader, record_small_drop
+from crm_hygiene.ingest.admission import erase_minors
 from crm_hygiene.keys import HashKeys
 from crm_hygiene.minors import LIKELY, MinorRules
 from crm_hygiene.policy import Policy
-from crm_hygiene.run import RunInfo, utc_now
+from crm_hygiene.run import RunInfo
 
 DECISIONS = ("adult", "minor")
 REQUIRED_COLUMNS = ("prospect_id", "decision")
@@ -91,43 +92,46 @@ def apply_decisions(conn: Connection, policy: Policy, keys: HashKeys, run: RunIn
 
 def _parse_row(row: dict[str, str]) -> tuple[tuple[int, str] | None, list[str]]:
     reasons = []
-    raw_id = row.get("prospect_id", "").strip()
-    if not raw_id.isdigit():
+    try:
+        prospect_id = parse_whole_number(row.get("prospect_id", ""))
+    except ValueError:
+        prospect_id = None
+    if prospect_id is None:
         reasons.append("prospect_id_invalid")
     decision = row.get("decision", "").strip().lower()
     if decision not in DECISIONS:
         reasons.append("decision_unknown")
-    return (None, reasons) if reasons else ((int(raw_id), decision), [])
+    return (None, reasons) if reasons else ((prospect_id, decision), [])
 
 
-def _read_decisions(path: Path, sha256: str) -> tuple[list[tuple[int, str]], list[tuple]]:
-    decisions, bad = [], []
-    for row_number, row in csv_rows(path, REQUIRED_COLUMNS):
-        decision, reasons = _parse_row(row)
-        if decision is None:
-            # Only the two columns a decision has: nothing personal to keep.
-            kept = {c: row.get(c, "") for c in REQUIRED_COLUMNS}
-            bad.append(("reviews", path.name, sha256, row_number, ";".join(reasons),
-                        json.dumps(kept, ensure_ascii=False), None, wire_timestamp(utc_now())))
-        else:
-            decisions.append(decision)
-    return decisions, bad
+def _read_decisions(drop: Drop, policy: Policy) -> tuple[list[tuple[int, str]], list]:
+    decisions = []
+    with CsvDrop(drop.path, required=REQUIRED_COLUMNS, lengths=policy.input_validation.max_cell_length) as csv_drop:
+        # Only the two columns a decision has: nothing personal to keep.
+        small = SmallDropReader(drop, csv_drop, keep_columns=REQUIRED_COLUMNS)
+        for record in small.good_records():
+            decision, reasons = _parse_row(record.cells)
+            if decision is None:
+                small.quarantine(record, reasons)
+            else:
+                decisions.append(decision)
+    return decisions, small.bad
 
 
 def process_review_files(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inbox: Path,
                          archive_dir: Path, summary: ReviewSummary) -> None:
     """Apply each dropped decisions file in one transaction; a file is processed once."""
-    for path, sha256, archived_as, (decisions, bad) in new_drops(
-            engine, run, inbox, archive_dir, _read_decisions, summary):
+
+    def handle(drop: Drop) -> None:
+        decisions, bad = _read_decisions(drop, policy)
         with engine.begin() as conn:
-            counts = apply_decisions(conn, policy, keys, run, decisions, f"file:{path.name}")
-            record_small_drop(conn, "reviews", path, sha256, archived_as, run, len(decisions), bad,
-                              "review decision rows")
+            counts = apply_decisions(conn, policy, keys, run, decisions, f"file:{drop.name}")
+            record_small_drop(conn, drop, run, len(decisions), bad, "review decision rows")
         for name, value in asdict(counts).items():
             setattr(summary.decisions, name, getattr(summary.decisions, name) + value)
         summary.rows_quarantined += len(bad)
-        files.archive(path, archived_as)
-        summary.files_loaded += 1
+
+    process_drops(engine, run, "reviews", inbox, archive_dir, handle, summary)
 
 
 def _likely_held(engine: Engine, rules: MinorRules, today) -> tuple[int, list[tuple[int, str]]]:

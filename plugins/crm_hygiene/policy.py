@@ -106,10 +106,38 @@ class EmailMarketing(_Strict):
     disposable_domains: frozenset[str]
 
 
+class CellLengths(_Strict):
+    """The longest value a cell may hold, in characters: ``default`` for every
+    column not named in ``columns``. A longer cell quarantines its row."""
+
+    default: int = Field(gt=0)
+    columns: dict[str, int] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _positive(self) -> CellLengths:
+        bad = sorted(name for name, limit in self.columns.items() if limit <= 0)
+        if bad:
+            raise ValueError(f"limits must be positive: {', '.join(bad)}")
+        return self
+
+    def limit(self, column: str) -> int:
+        return self.columns.get(column, self.default)
+
+
 class InputValidation(_Strict):
     clause: str = Field(min_length=10)
     min_valid_value_share: float = Field(gt=0, le=1)
     country_aliases: dict[str, str]
+    max_cell_length: CellLengths
+    # Dates outside these bounds are typing errors, not history: quarantined.
+    earliest_date: date
+    latest_date: date
+
+    @model_validator(mode="after")
+    def _date_bounds(self) -> InputValidation:
+        if self.earliest_date >= self.latest_date:
+            raise ValueError("earliest_date must be before latest_date")
+        return self
 
 
 SuppressionScope = Literal["all", "email", "phone"]

@@ -19,7 +19,7 @@ policy's warning period are reported (ids and counts) for the DAG to fail on.
 from __future__ import annotations
 
 import json
-import os
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -27,10 +27,13 @@ from pathlib import Path
 from sqlalchemy import Boolean, Connection, Date, DateTime, Engine, String, bindparam, text
 
 from crm_hygiene.audit import write_audit
-from crm_hygiene.drop_registry import DropTally, csv_rows, new_drops, record_small_drop
+from crm_hygiene.drops import files
+from crm_hygiene.drops.cells import closed_set_value, parse_timestamp, within_dates
+from crm_hygiene.drops.inbox import process_drops
+from crm_hygiene.drops.reader import CsvDrop
+from crm_hygiene.drops.registry import Drop, DropTally
+from crm_hygiene.drops.small import SmallDropReader, record_small_drop
 from crm_hygiene.erasure import active_hold_exists, erase
-from crm_hygiene.ingest import files
-from crm_hygiene.ingest.rows import closed_set_value, parse_timestamp, wire_timestamp
 from crm_hygiene.keys import HashKeys, identifier_values
 from crm_hygiene.normalise.country import CountryResolver, UnknownCountry
 from crm_hygiene.normalise.email_address import InvalidEmail, canonical_email, email_match_key
@@ -41,6 +44,10 @@ from crm_hygiene.run import RunInfo, utc_now
 from crm_hygiene.special_category import SpecialCategoryScanner
 
 REQUIRED_COLUMNS = ("request_id", "type", "email", "received_at")
+OPTIONAL_COLUMNS = ("details",)
+# A request id names the answer file (exports/dsr/<request_id>.json): one
+# plain path component, so "../../dags/evil" or "/etc/x" can never be one.
+REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 TYPES = ("access", "portability", "rectification", "erasure", "restriction", "objection")
 _DT = DateTime
 
@@ -72,10 +79,10 @@ class RequestSummary(DropTally):
         }
 
 
-def _parse_row(row: dict[str, str]) -> tuple[Request | None, list[str]]:
+def _parse_row(row: dict[str, str], policy: Policy) -> tuple[Request | None, list[str]]:
     reasons = []
     request_id = row.get("request_id", "").strip()
-    if not request_id or len(request_id) > 128:
+    if not REQUEST_ID.fullmatch(request_id):
         reasons.append("request_id_invalid")
     kind = closed_set_value(row.get("type", ""))
     if kind not in TYPES:
@@ -92,14 +99,17 @@ def _parse_row(row: dict[str, str]) -> tuple[Request | None, list[str]]:
         received_at = parse_timestamp(row.get("received_at", ""))
     except ValueError:
         pass
+    dates = policy.input_validation
     if received_at is None:
         reasons.append("received_at_invalid")
+    elif not within_dates(received_at, dates.earliest_date, dates.latest_date):
+        reasons.append("received_at_out_of_range")
     details: dict = {}
     raw_details = row.get("details", "").strip()
     if raw_details:
         try:
             details = json.loads(raw_details)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             details = None
         if not isinstance(details, dict):
             reasons.append("details_not_json_object")
@@ -108,18 +118,19 @@ def _parse_row(row: dict[str, str]) -> tuple[Request | None, list[str]]:
     return Request(request_id, kind, email_key, received_at, details), []
 
 
-def _read_file(path: Path, sha256: str) -> tuple[list[Request], list[tuple]]:
+def _read_file(drop: Drop, policy: Policy) -> tuple[list[Request], list]:
     """The file's valid requests, and its bad rows as quarantine rows."""
-    requests, bad = [], []
-    for row_number, row in csv_rows(path, REQUIRED_COLUMNS):
-        request, reasons = _parse_row(row)
-        if request is None:
-            bad.append(("requests", path.name, sha256, row_number, ";".join(reasons),
-                        json.dumps(row, ensure_ascii=False), email_match_key(row.get("email")),
-                        wire_timestamp(utc_now())))
-        else:
-            requests.append(request)
-    return requests, bad
+    requests = []
+    with CsvDrop(drop.path, required=REQUIRED_COLUMNS, known=OPTIONAL_COLUMNS,
+                 lengths=policy.input_validation.max_cell_length) as csv_drop:
+        small = SmallDropReader(drop, csv_drop)
+        for record in small.good_records():
+            request, reasons = _parse_row(record.cells, policy)
+            if request is None:
+                small.quarantine(record, reasons)
+            else:
+                requests.append(request)
+    return requests, small.bad
 
 
 def _record(conn: Connection, request: Request, policy: Policy, keys: HashKeys, run: RunInfo) -> bool:
@@ -201,11 +212,10 @@ def _write_answer(conn: Connection, request: Request, policy: Policy, keys: Hash
         "recipient_categories": list(rules.recipient_categories),
         "suppression": _suppression_entries(conn, keys, request.email_key, held),
     })
-    target = exports_dir / f"{request.request_id}.json"
+    # The id was checked at parse time; checked again where it becomes a path.
+    target = files.inside(exports_dir, f"{request.request_id}.json")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps(answer, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    os.replace(tmp, target)  # atomic: a reader sees the whole answer or none
+    files.write_atomically(target, json.dumps(answer, indent=2, ensure_ascii=False, default=str))
     return target
 
 
@@ -333,8 +343,9 @@ def due_report(engine: Engine, policy: Policy, run: RunInfo, summary: RequestSum
 def process_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inbox: Path,
                   archive_dir: Path, exports_dir: Path) -> RequestSummary:
     summary = RequestSummary()
-    for path, sha256, archived_as, (requests, bad) in new_drops(
-            engine, run, inbox, archive_dir, _read_file, summary):
+
+    def handle(drop: Drop) -> None:
+        requests, bad = _read_file(drop, policy)
         for request in sorted(requests, key=lambda r: r.received_at):
             outcome = carry_out(engine, request, policy, keys, run, exports_dir)
             if outcome is None:
@@ -344,10 +355,9 @@ def process_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, 
             summary.outcomes[key] = summary.outcomes.get(key, 0) + 1
         # The file counts as processed only once every request in it is recorded.
         with engine.begin() as conn:
-            record_small_drop(conn, "requests", path, sha256, archived_as, run, len(requests), bad,
-                              "request rows")
+            record_small_drop(conn, drop, run, len(requests), bad, "request rows")
         summary.rows_quarantined += len(bad)
-        files.archive(path, archived_as)
-        summary.files_loaded += 1
+
+    process_drops(engine, run, "requests", inbox, archive_dir, handle, summary)
     due_report(engine, policy, run, summary)
     return summary

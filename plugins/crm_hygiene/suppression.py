@@ -11,24 +11,24 @@ with its identifying cells redacted.
 
 from __future__ import annotations
 
-import csv
 import itertools
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 
 from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
-from crm_hygiene.db import read_sql
-from crm_hygiene.drop_registry import already_processed, quarantine_rows, register_drop, reject_drop
+from crm_hygiene.db import read_sql, use_large_work_mem
+from crm_hygiene.drops.cells import closed_set_value, parse_timestamp, wire_timestamp, within_dates
+from crm_hygiene.drops.files import FileRejected
+from crm_hygiene.drops.inbox import process_drops
+from crm_hygiene.drops.quarantine import NO_KEYS, QuarantineRow, quarantine_rows
+from crm_hygiene.drops.reader import CsvDrop, DropRecord
+from crm_hygiene.drops.registry import Drop, DropTally, register_drop
 from crm_hygiene.erasure import erase
-from crm_hygiene.ingest import files
-from crm_hygiene.ingest.reader import read_header
-from crm_hygiene.ingest.rows import closed_set_value, parse_timestamp, wire_timestamp
-from crm_hygiene.ingest.staging import PG_WORK_MEM
 from crm_hygiene.keys import HEX_HMAC, HashKeys
 from crm_hygiene.normalise.email_address import InvalidEmail, canonical_domain, canonical_email, email_match_key
 from crm_hygiene.normalise.phone import InvalidPhone, to_e164
@@ -39,10 +39,13 @@ from crm_hygiene.run import RunInfo, utc_now
 log = logging.getLogger(__name__)
 
 KEY_COLUMNS = ("email", "email_hmac", "phone", "domain")
+OPTIONAL_COLUMNS = ("scope", "added_at")
+# A malformed row's identifying cells are not kept: an opt-out's address must
+# not stay in plain just because the row was malformed.
+REDACTED_COLUMNS = frozenset(KEY_COLUMNS)
 _CHUNK_ROWS = 20_000
 # The prospects column holding each key type's hash (a fixed map: the name goes into SQL).
 HASH_COLUMNS = {"email": "email_hash", "phone": "phone_hash", "domain": "domain_hash"}
-_STAGE_COLUMNS = ("key_type", "key_hash", "key_id", "reason", "scope", "added_at", "rescreen_at")
 
 
 @dataclass
@@ -58,29 +61,42 @@ class SuppressionCounts:
 
 
 @dataclass
-class SuppressionSummary:
-    files_loaded: int = 0
-    files_already_processed: int = 0
+class SuppressionSummary(DropTally):
     prospects_rehashed: int = 0
-    rejected: dict[str, str] = field(default_factory=dict)
     totals: SuppressionCounts = field(default_factory=SuppressionCounts)
     tps_due_for_rescreen: int = 0
 
     def as_dict(self) -> dict:
         """Counts and file names only: safe for XCom and logs."""
         return {
-            "files_loaded": self.files_loaded, "files_already_processed": self.files_already_processed,
-            "files_rejected": len(self.rejected), "rejected": dict(self.rejected),
+            **self.files_dict(),
             "prospects_rehashed": self.prospects_rehashed, "tps_due_for_rescreen": self.tps_due_for_rescreen,
             **asdict(self.totals),
         }
 
 
-def _check_header(header: list[str]) -> None:
-    if "reason" not in header:
-        raise files.FileRejected("required column 'reason' is missing")
-    if not any(c in header for c in KEY_COLUMNS):
-        raise files.FileRejected(f"needs at least one of the columns {', '.join(KEY_COLUMNS)}")
+class SuppressionEntry(NamedTuple):
+    """A list row as stored: a keyed hash and what it asks for."""
+
+    key_type: str
+    key_hash: str
+    key_id: str
+    reason: str
+    scope: str
+    added_at: str
+    rescreen_at: str | None
+
+
+_STAGE_COLUMNS = SuppressionEntry._fields
+
+
+def _open_list(path: Path, policy: Policy) -> CsvDrop:
+    csv_drop = CsvDrop(path, required=("reason",), known=KEY_COLUMNS + OPTIONAL_COLUMNS,
+                       lengths=policy.input_validation.max_cell_length)
+    if not any(c in csv_drop.header for c in KEY_COLUMNS):
+        csv_drop.close()
+        raise FileRejected(f"needs at least one of the columns {', '.join(KEY_COLUMNS)}")
+    return csv_drop
 
 
 class EntryParser:
@@ -88,6 +104,7 @@ class EntryParser:
 
     def __init__(self, policy: Policy, keys: HashKeys, run: RunInfo) -> None:
         self.rules, self.key, self.run = policy.suppression, keys.current, run
+        self.dates = policy.input_validation
         # A list repeats a few (reason, scope, added_at) combinations for
         # thousands of rows: each is checked once.
         self._terms: dict[tuple[str, str, str], tuple[tuple[str, str, str, str | None], list[str]]] = {}
@@ -109,6 +126,9 @@ class EntryParser:
             added_at = parse_timestamp(raw_added) or self.run.started_at
         except ValueError:
             problems.append("added_at_invalid")
+            added_at = self.run.started_at
+        if not within_dates(added_at, self.dates.earliest_date, self.dates.latest_date):
+            problems.append("added_at_out_of_range")
             added_at = self.run.started_at
         rescreen_at = None
         if reason == rules.tps.reason:
@@ -149,50 +169,43 @@ class EntryParser:
         if reasons:
             return [], reasons
         key = self.key
-        return [(key_type, value if hashed else key.digest(value), key.key_id, *terms)
+        return [SuppressionEntry(key_type, value if hashed else key.digest(value), key.key_id, *terms)
                 for key_type, value, hashed in values], []
 
 
-def _redacted(row: dict[str, str]) -> str:
-    """The row for quarantine with its identifying cells replaced: an opt-out's
-    address must not be kept in plain just because the row was malformed."""
-    return json.dumps({k: ("[redacted]" if k in KEY_COLUMNS and v.strip() else v) for k, v in row.items()},
-                      ensure_ascii=False)
-
-
-def _stage_file(conn: Connection, path: Path, sha256: str, header: list[str], policy: Policy,
+def _stage_file(conn: Connection, drop: Drop, csv_drop: CsvDrop, policy: Policy,
                 keys: HashKeys, run: RunInfo, counts: SuppressionCounts) -> None:
-    """Hash and stage the file's entries; quarantine bad rows."""
-    if conn.dialect.name == "postgresql":
-        # Hash joins of a 100k-key list against a million people need more than the 4 MB default.
-        conn.execute(text(f"SET LOCAL work_mem = '{PG_WORK_MEM}'"))
+    """Hash and stage the file's entries; quarantine bad rows (identifying cells redacted)."""
+    # Hash joins of a 100k-key list against a million people need more than the 4 MB default.
+    use_large_work_mem(conn)
     conn.execute(text("DROP TABLE IF EXISTS stg_suppression"))
     conn.execute(text(
         "CREATE TEMPORARY TABLE stg_suppression (key_type TEXT, key_hash TEXT, key_id TEXT, reason TEXT, "
         "scope TEXT, added_at TIMESTAMP, rescreen_at DATE)"))
     quarantined_at = wire_timestamp(utc_now())
     parser = EntryParser(policy, keys, run)
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
-        next(reader)
-        row_number = 0
-        while batch := list(itertools.islice(reader, _CHUNK_ROWS)):
-            staged, bad = [], []
-            for cells in batch:
-                row_number += 1
-                row = dict(zip(header, cells, strict=False))
-                entries, reasons = parser.entries(row)
-                if reasons:
-                    bad.append(("suppression", path.name, sha256, row_number, ";".join(reasons),
-                                _redacted(row), None, quarantined_at))
-                staged += entries
-            bulk_insert(conn, "stg_suppression", _STAGE_COLUMNS, staged)
-            quarantine_rows(conn, bad)
-            counts.rows_read += len(batch)
-            counts.rows_quarantined += len(bad)
-            counts.entries_in_file += len(staged)
+    records = csv_drop.records()
+    while batch := list(itertools.islice(records, _CHUNK_ROWS)):
+        staged: list[SuppressionEntry] = []
+        bad: list[QuarantineRow] = []
+        for record in batch:
+            entries, reasons = ([], list(record.problems)) if record.problems else parser.entries(record.cells)
+            if reasons:
+                bad.append(_quarantined(drop, record, reasons, quarantined_at))
+            staged += entries
+        bulk_insert(conn, "stg_suppression", _STAGE_COLUMNS, staged)
+        quarantine_rows(conn, bad)
+        counts.rows_read += len(batch)
+        counts.rows_quarantined += len(bad)
+        counts.entries_in_file += len(staged)
     if conn.dialect.name == "postgresql":
         conn.execute(text("ANALYZE stg_suppression"))
+
+
+def _quarantined(drop: Drop, record: DropRecord, reasons: list[str], quarantined_at: str) -> QuarantineRow:
+    # No identity keys: the identifying cells are redacted, so nothing is left for an erasure to find.
+    return QuarantineRow(drop.kind, drop.name, drop.sha256, record.row_number, ";".join(reasons),
+                         record.raw_json(REDACTED_COLUMNS), *NO_KEYS, quarantined_at)
 
 
 def _apply_to_held(conn: Connection, policy: Policy, keys: HashKeys, run: RunInfo, sha256: str,
@@ -225,29 +238,20 @@ def _apply_to_held(conn: Connection, policy: Policy, keys: HashKeys, run: RunInf
     return answer_files
 
 
-def sync_file(engine: Engine, path: Path, policy: Policy, keys: HashKeys, run: RunInfo,
-              archive_dir: Path) -> SuppressionCounts | None:
-    """Load one list and apply it, in one transaction; None if these bytes were seen before."""
-    sha256 = files.sha256_of(path)
-    archived_as = files.archive_target(path, archive_dir, sha256)
-    if already_processed(engine, sha256):
-        files.archive(path, archived_as)
-        return None
-    header = read_header(path)
-    _check_header(header)
+def sync_file(engine: Engine, drop: Drop, policy: Policy, keys: HashKeys, run: RunInfo) -> SuppressionCounts:
+    """Load one new list and apply it, in one transaction; FileRejected if it cannot be read."""
     counts = SuppressionCounts()
-    with engine.begin() as conn:
-        _stage_file(conn, path, sha256, header, policy, keys, run, counts)
+    sha256 = drop.sha256
+    with _open_list(drop.path, policy) as csv_drop, engine.begin() as conn:
+        _stage_file(conn, drop, csv_drop, policy, keys, run, counts)
         counts.entries_added = conn.execute(text(read_sql("suppression/insert_entries.sql"))).rowcount
         answer_files = _apply_to_held(conn, policy, keys, run, sha256, counts)
         conn.execute(text("DROP TABLE stg_suppression"))
-        register_drop(conn, "suppression", path, sha256, archived_as, run,
-                      rows_read=counts.rows_read, rows_quarantined=counts.rows_quarantined)
+        register_drop(conn, drop, run, rows_read=counts.rows_read, rows_quarantined=counts.rows_quarantined)
         write_audit(conn, run, "suppression_list_applied", subject_ref=f"file:{sha256}",
                     reason="suppression list", rows_affected=counts.entries_added, details=asdict(counts))
     for answer in answer_files:
         Path(answer).unlink(missing_ok=True)
-    files.archive(path, archived_as)
     return counts
 
 
@@ -263,20 +267,14 @@ def sync_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inb
     """Rehash held people after a key rotation, then load and apply every pending list."""
     summary = SuppressionSummary()
     summary.prospects_rehashed = rehash_stale_prospects(engine, keys, run)
-    for path in files.pending_files(inbox):
-        try:
-            counts = sync_file(engine, path, policy, keys, run, archive_dir)
-        except files.FileRejected as exc:
-            reject_drop(engine, run, path, str(exc))
-            summary.rejected[path.name] = str(exc)
-            continue
-        if counts is None:
-            summary.files_already_processed += 1
-            continue
-        summary.files_loaded += 1
+
+    def handle(drop: Drop) -> None:
+        counts = sync_file(engine, drop, policy, keys, run)
         for name, value in asdict(counts).items():
             setattr(summary.totals, name, getattr(summary.totals, name) + value)
-        log.info("%s: %s", path.name, asdict(counts))
+        summary.rows_quarantined += counts.rows_quarantined
+        log.info("%s: %s", drop.name, asdict(counts))
+
+    process_drops(engine, run, "suppression", inbox, archive_dir, handle, summary)
     summary.tps_due_for_rescreen = tps_due_for_rescreen(engine, run)
     return summary
-

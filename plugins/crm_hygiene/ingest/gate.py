@@ -12,8 +12,9 @@ import os
 
 import pandas as pd
 
+from crm_hygiene.drops.cells import closed_set_value
+from crm_hygiene.drops.reader import RawChunk
 from crm_hygiene.ingest.kinds import DropKind
-from crm_hygiene.ingest.rows import RawChunk, closed_set_value
 from crm_hygiene.policy import Policy
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")

@@ -18,8 +18,9 @@ from dataclasses import replace
 from datetime import date
 
 from crm_hygiene.bulk import copy_csv
+from crm_hygiene.drops.reader import RawChunk
 from crm_hygiene.ingest.kinds import PROSPECT_KINDS, DropKind
-from crm_hygiene.ingest.rows import PreparedChunk, RawChunk, RowContext, prepare_chunk
+from crm_hygiene.ingest.rows import PreparedChunk, RowContext, prepare_chunk
 from crm_hygiene.keys import HashKeys
 from crm_hygiene.policy import Policy
 

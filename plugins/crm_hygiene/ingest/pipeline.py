@@ -1,36 +1,44 @@
 """Ingest every pending drop of one kind: the function an ingest DAG calls.
 
-Per file: fingerprint it (a file is processed once), read its header and first
-chunk, gate it with Great Expectations, then in ONE transaction stage all its
-rows, quarantine the bad ones, merge duplicates and admit people into the CRM,
-and write the audit log. Only after the commit is the file moved to archive/.
+Per file, through the drop layer (``crm_hygiene.drops``): fingerprint it (a
+file is processed once), read its header and first chunk, gate it with Great
+Expectations, then in ONE transaction stage all its rows, quarantine the bad
+ones, merge duplicates and admit people into the CRM, and write the audit
+log. Only after the commit is the file moved to archive/.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
 
-from crm_hygiene.admission import admit_candidates
 from crm_hygiene.audit import write_audit
 from crm_hygiene.db import read_sql
-from crm_hygiene.drop_registry import already_processed, quarantine_rows, register_drop, reject_drop
-from crm_hygiene.ingest import files, staging
+from crm_hygiene.drops import files
+from crm_hygiene.drops.cells import wire_timestamp
+from crm_hygiene.drops.inbox import process_drops
+from crm_hygiene.drops.quarantine import QuarantineRow, quarantine_rows, record_keys
+from crm_hygiene.drops.reader import CsvDrop, DropRecord, RawChunk, chunked
+from crm_hygiene.drops.registry import Drop, DropTally, register_drop
+from crm_hygiene.ingest import staging
+from crm_hygiene.ingest.admission import admit_candidates
 from crm_hygiene.ingest.gate import gate_failures
 from crm_hygiene.ingest.kinds import DropKind
 from crm_hygiene.ingest.parallel import prepared_chunks, worker_count
-from crm_hygiene.ingest.reader import iter_chunks, read_header
-from crm_hygiene.ingest.rows import RawChunk, wire_timestamp
+from crm_hygiene.ingest.rows import RowRejection
 from crm_hygiene.keys import HashKeys
+from crm_hygiene.normalise.country import CountryResolver, UnknownCountry
 from crm_hygiene.policy import Policy
 from crm_hygiene.run import RunInfo, utc_now
 
 log = logging.getLogger(__name__)
 
+# Small enough that the few chunks in flight stay a small part of the memory
+# budget, and that a 100k-row file already fills the pipeline as a big one does.
+CHUNK_ROWS = 20_000
 
 @dataclass
 class FileCounts:
@@ -51,11 +59,8 @@ class FileCounts:
 
 
 @dataclass
-class IngestSummary:
-    kind: str
-    files_loaded: int = 0
-    files_already_processed: int = 0
-    rejected: dict[str, str] = field(default_factory=dict)  # file name -> reason
+class IngestSummary(DropTally):
+    kind: str = ""
     totals: FileCounts = field(default_factory=FileCounts)
 
     def add(self, counts: FileCounts) -> None:
@@ -65,12 +70,7 @@ class IngestSummary:
     def as_dict(self) -> dict:
         """Counts and file names only: safe for XCom and logs."""
         return {
-            "kind": self.kind,
-            "files_loaded": self.files_loaded,
-            "files_already_processed": self.files_already_processed,
-            "files_rejected": len(self.rejected),
-            "rejected": dict(self.rejected),
-            **asdict(self.totals),
+            "kind": self.kind, **self.files_dict(), **asdict(self.totals),
             "rows_merged": self.totals.rows_merged,
         }
 
@@ -88,27 +88,53 @@ _FILE_COUNTS = text(
     "prospects_created = :prospects_created, prospects_updated = :prospects_updated WHERE file_id = :file_id"
 )
 
-def _quarantine(conn: Connection, kind: DropKind, path: Path, sha256: str, rows) -> int:
-    now = wire_timestamp(utc_now())
-    return quarantine_rows(conn, [
-        (kind.name, path.name, sha256, row_number, reasons, raw, key, now)
-        for row_number, reasons, raw, key in rows
-    ])
+class _RowQuarantine:
+    """Turns a file's bad rows (from the reader or the row checks) into quarantine rows."""
+
+    def __init__(self, drop: Drop, policy: Policy) -> None:
+        self.drop, self.now = drop, wire_timestamp(utc_now())
+        self._countries = CountryResolver(policy.input_validation.country_aliases)
+
+    def _region(self, raw_country: str) -> str | None:
+        try:
+            return self._countries.to_alpha2(raw_country)
+        except UnknownCountry:
+            return None
+
+    def rows(self, unread: list[DropRecord], rejected: list[RowRejection]):
+        drop = self.drop
+        for record in unread:
+            yield QuarantineRow(drop.kind, drop.name, drop.sha256, record.row_number, ";".join(record.problems),
+                                record.raw_json(), *record_keys(record, self._region), self.now)
+        for row in rejected:
+            yield QuarantineRow(drop.kind, drop.name, drop.sha256, row.row_number, row.reasons, row.raw_row,
+                                *row.keys, self.now)
 
 
 def _load_file(
-    conn: Connection, path: Path, sha256: str, archived_as: Path, kind: DropKind,
-    chunks, policy: Policy, keys: HashKeys, run: RunInfo, workers: int,
+    conn: Connection, drop: Drop, kind: DropKind, chunks, policy: Policy, keys: HashKeys, run: RunInfo,
+    workers: int,
 ) -> FileCounts:
     counts = FileCounts()
-    file_id = register_drop(conn, kind.name, path, sha256, archived_as, run)
+    file_id = register_drop(conn, drop, run)
     staging.create_staging(conn)
+    to_quarantine = _RowQuarantine(drop, policy)
+    unread_by_chunk: list[list[DropRecord]] = []
+
+    def good_rows():
+        # The reader's bad rows are held back per chunk (a handful) while
+        # the good ones go to the workers; both are written in file order.
+        for chunk, unread in chunks:
+            unread_by_chunk.append(unread)
+            yield chunk
+
     redacted: dict[str, int] = {}
-    for prepared in prepared_chunks(chunks, kind, policy, run.today, keys, workers, conn.dialect.name):
-        counts.rows_read += prepared.n_read
+    for prepared in prepared_chunks(good_rows(), kind, policy, run.today, keys, workers, conn.dialect.name):
+        unread = unread_by_chunk.pop(0)
+        counts.rows_read += prepared.n_read + len(unread)
         for category, n in prepared.special_category_hits.items():
             redacted[category] = redacted.get(category, 0) + n
-        counts.rows_quarantined += _quarantine(conn, kind, path, sha256, prepared.quarantined)
+        counts.rows_quarantined += quarantine_rows(conn, to_quarantine.rows(unread, prepared.quarantined))
         staging.load_staged(conn, prepared)
     counts.special_category_redactions = sum(redacted.values())
     staging.index_staging(conn)
@@ -127,65 +153,53 @@ def _load_file(
     staging.drop_staging(conn)
     conn.execute(_FILE_COUNTS, {"file_id": file_id, **asdict(counts)})
     details = {**asdict(counts), **{f"blocked_{k}": v for k, v in result.blocked.items()}}
-    write_audit(conn, run, "ingest_file", subject_ref=f"file:{sha256}", reason=kind.name,
+    write_audit(conn, run, "ingest_file", subject_ref=drop.subject_ref, reason=kind.name,
                 rows_affected=counts.rows_admitted, details=details)
     if redacted:
-        write_audit(conn, run, "redact_special_category", subject_ref=f"file:{sha256}",
+        write_audit(conn, run, "redact_special_category", subject_ref=drop.subject_ref,
                     reason="special-category data removed from free text before storage",
                     rows_affected=counts.special_category_redactions, details={"cells_by_category": redacted})
     if counts.rows_quarantined:
-        write_audit(conn, run, "quarantine_rows", subject_ref=f"file:{sha256}",
+        write_audit(conn, run, "quarantine_rows", subject_ref=drop.subject_ref,
                     reason="row checks failed", rows_affected=counts.rows_quarantined)
     return counts
 
 
 def ingest_file(
-    engine: Engine, path: Path, kind: DropKind, policy: Policy, keys: HashKeys, run: RunInfo,
-    archive_dir: Path, workers: int | None = None,
-) -> FileCounts | None:
-    """Ingest one drop; None if these bytes were processed before (then just archived).
+    engine: Engine, drop: Drop, kind: DropKind, policy: Policy, keys: HashKeys, run: RunInfo,
+    workers: int | None = None,
+) -> FileCounts:
+    """Ingest one new drop in one transaction; FileRejected when it cannot be read or fails the gate."""
+    with CsvDrop(drop.path, required=kind.required_columns, known=kind.all_columns,
+                 lengths=policy.input_validation.max_cell_length) as csv_drop:
+        chunks = chunked(csv_drop, CHUNK_ROWS)
+        first = next(chunks, None) or (RawChunk({n: [] for n in csv_drop.header if n}, []), [])
+        failures = gate_failures(first[0], kind, policy)
+        if failures:
+            raise files.FileRejected("; ".join(failures))
 
-    Raises files.FileRejected when the file cannot be read or fails the gate.
-    """
-    sha256 = files.sha256_of(path)
-    if already_processed(engine, sha256):
-        files.archive(path, files.archive_target(path, archive_dir, sha256))
-        return None
-    header = read_header(path)
-    chunks = iter_chunks(path, header)
-    first = next(chunks, None) or RawChunk({name: [] for name in header}, 1, 0)
-    failures = gate_failures(first, kind, policy)
-    if failures:
-        raise files.FileRejected("; ".join(failures))
-    all_chunks = itertools.chain([first] if first.n_rows else [], chunks)
-    archived_as = files.archive_target(path, archive_dir, sha256)
-    with engine.begin() as conn:
-        counts = _load_file(conn, path, sha256, archived_as, kind, all_chunks, policy, keys, run,
-                            workers or worker_count(path.stat().st_size))
-    files.archive(path, archived_as)
-    return counts
+        def all_chunks():
+            if first[0].n_rows or first[1]:
+                yield first
+            yield from chunks
+
+        with engine.begin() as conn:
+            return _load_file(conn, drop, kind, all_chunks(), policy, keys, run,
+                              workers or worker_count(drop.path.stat().st_size))
 
 
 def ingest_inbox(
     engine: Engine, kind: DropKind, policy: Policy, keys: HashKeys, run: RunInfo, inbox: Path,
     archive_dir: Path, workers: int | None = None,
 ) -> IngestSummary:
-    """Ingest every pending file; rejected files are set aside and reported, not raised."""
+    """Ingest every pending file; rejected and set-aside files are reported, not raised."""
     summary = IngestSummary(kind=kind.name)
-    for path in files.pending_files(inbox):
-        try:
-            counts = ingest_file(engine, path, kind, policy, keys, run, archive_dir, workers)
-        except files.FileRejected as exc:
-            reason = str(exc)
-            reject_drop(engine, run, path, reason)
-            summary.rejected[path.name] = reason
-            log.warning("rejected %s: %s", path.name, reason)
-            continue
-        if counts is None:
-            summary.files_already_processed += 1
-            log.info("%s: same bytes processed before; archived, nothing changed", path.name)
-            continue
-        summary.files_loaded += 1
+
+    def handle(drop: Drop) -> None:
+        counts = ingest_file(engine, drop, kind, policy, keys, run, workers)
         summary.add(counts)
-        log.info("%s: %s", path.name, asdict(counts))
+        summary.rows_quarantined += counts.rows_quarantined
+        log.info("%s: %s", drop.name, asdict(counts))
+
+    process_drops(engine, run, kind.name, inbox, archive_dir, handle, summary)
     return summary

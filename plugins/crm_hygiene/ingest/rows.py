@@ -9,10 +9,20 @@ worker processes and can be tested alone.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
+from crm_hygiene.drops.cells import (
+    OffCalendar,
+    closed_set_value,
+    parse_timestamp,
+    parse_whole_number,
+    wire_timestamp,
+    within_dates,
+)
+from crm_hygiene.drops.quarantine import NO_KEYS, IdentityKeys, capped, loose_email_key, phone_key
+from crm_hygiene.drops.reader import RawChunk
 from crm_hygiene.ingest.kinds import DropKind
 from crm_hygiene.keys import HashKeys, identifier_values
 from crm_hygiene.minors import CERTAIN, LIKELY, MinorRules
@@ -36,38 +46,63 @@ _CONSENT_VALUES = {
 _MAX_AGE = 130
 _REDACTION_CACHE_SIZE = 50_000
 
-# The staging table's columns, in order (see staging.py).
-STAGE_COLUMNS = (
-    "row_number", "identity_key", "email", "email_match_key",
-    "first_name", "last_name", "name_key", "company", "company_key", "job_title",
-    "country", "phone_e164", "source", "source_detail", "lawful_basis", "basis_rank",
-    "marketing_consent", "seen_at", "notice_due_at",
-    "email_is_personal", "email_is_role", "email_is_disposable", "referred_only",
-    "referred_by_match_key", "date_of_birth", "age",
-    "email_hash", "phone_hash", "domain_hash", "minor_verdict", "minor_signals",
-)
-# Rows of the side table of hashes under keys other than the current one.
-OTHER_KEY_HASH_COLUMNS = ("row_number", "key_type", "key_hash")
+class StagedRow(NamedTuple):
+    """A checked, normalised row as the staging table takes it (see staging.py)."""
+
+    row_number: int
+    identity_key: str
+    email: str | None
+    email_match_key: str | None
+    first_name: str | None
+    last_name: str | None
+    name_key: str | None
+    company: str | None
+    company_key: str | None
+    job_title: str | None
+    country: str | None
+    phone_e164: str | None
+    source: str
+    source_detail: str | None
+    lawful_basis: str
+    basis_rank: int
+    marketing_consent: int | None
+    seen_at: str
+    notice_due_at: str | None
+    email_is_personal: int
+    email_is_role: int
+    email_is_disposable: int
+    referred_only: int
+    referred_by_match_key: str | None
+    date_of_birth: str | None
+    age: int | None
+    email_hash: str | None
+    phone_hash: str | None
+    domain_hash: str | None
+    minor_verdict: int
+    minor_signals: str | None
 
 
-def wire_timestamp(moment: datetime) -> str:
-    """The text form SQLAlchemy writes for DateTime on SQLite; PostgreSQL reads it too."""
-    return moment.isoformat(sep=" ", timespec="microseconds")
+STAGE_COLUMNS = StagedRow._fields
 
 
-@dataclass
-class RawChunk:
-    """Consecutive data rows of a file, by column; every cell a string ('' when empty)."""
+class OtherKeyHash(NamedTuple):
+    """A row's identifier hashed under a key other than the current one (during a rotation)."""
 
-    columns: dict[str, list[str]]
-    first_row_number: int  # 1-based data row of the first cell
-    n_rows: int
+    row_number: int
+    key_type: str
+    key_hash: str
 
-    def column(self, name: str) -> list[str]:
-        return self.columns[name] if name in self.columns else [""] * self.n_rows
 
-    def raw_row_json(self, i: int) -> str:
-        return json.dumps({name: cells[i] for name, cells in self.columns.items()}, ensure_ascii=False)
+OTHER_KEY_HASH_COLUMNS = OtherKeyHash._fields
+
+
+class RowRejection(NamedTuple):
+    """A row the checks turned away: for quarantine, with what an erasure finds it by."""
+
+    row_number: int
+    reasons: str
+    raw_row: str
+    keys: IdentityKeys
 
 
 @dataclass
@@ -112,58 +147,51 @@ class RowContext:
 @dataclass
 class PreparedChunk:
     n_read: int
-    staged: list[tuple]  # STAGE_COLUMNS, values as the staging table takes them
-    quarantined: list[tuple[int, str, str, str | None]]  # row_number, reasons, raw JSON, email key
+    staged: list[StagedRow]
+    quarantined: list[RowRejection]
     # Hashes under the other configured keys (only while a key rotation is under
     # way), so suppression entries made under an older key still match.
-    other_key_hashes: list[tuple[int, str, str]] = field(default_factory=list)
+    other_key_hashes: list[OtherKeyHash] = field(default_factory=list)
     # The staged rows as COPY CSV text, when a worker encoded them (PostgreSQL).
     copy_csv: str | None = None
     # Free-text cells redacted for special-category data, by category (counts only).
     special_category_hits: dict[str, int] = field(default_factory=dict)
 
 
-def closed_set_value(raw: str) -> str:
-    """'Company Website' and 'company-website' both mean company_website."""
-    return "_".join(raw.strip().lower().replace("-", " ").split())
-
-
-def parse_timestamp(raw: str) -> datetime | None:
-    """ISO 8601 date or timestamp as naive UTC; None when empty; ValueError when not ISO 8601."""
-    raw = raw.strip()
-    if not raw:
-        return None
-    moment = datetime.fromisoformat(raw.replace("z", "Z"))
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
-
-
 def _parse_timestamps(
-    values: list[str], column: str, reasons: list[list[str]], latest: datetime
+    values: list[str], column: str, reasons: list[list[str]], latest: datetime, ctx: RowContext,
 ) -> list[datetime | None]:
-    """Parsed values; a reason for each bad or future one."""
+    """Parsed values; a reason for each bad, implausible or future one."""
+    rules = ctx.policy.input_validation
     out: list[datetime | None] = []
     for i, raw in enumerate(values):
         try:
             moment = parse_timestamp(raw)
+        except OffCalendar:
+            reasons[i].append(f"{column}_out_of_range")
+            moment = None
         except ValueError:
             reasons[i].append(f"{column}_invalid")
             moment = None
-        if moment is not None and moment >= latest:
-            reasons[i].append(f"{column}_in_future")
+        if moment is not None:
+            if not within_dates(moment, rules.earliest_date, rules.latest_date):
+                reasons[i].append(f"{column}_out_of_range")
+                moment = None
+            elif moment >= latest:
+                reasons[i].append(f"{column}_in_future")
         out.append(moment)
     return out
 
 
 def _parse_age(raw: str, reasons: list[str]) -> int | None:
-    raw = raw.strip()
-    if not raw:
+    try:
+        age = parse_whole_number(raw)
+    except ValueError:
+        age = _MAX_AGE + 1
+    if age is not None and age > _MAX_AGE:
+        reasons.append("age_invalid")
         return None
-    if raw.isdigit() and int(raw) <= _MAX_AGE:
-        return int(raw)
-    reasons.append("age_invalid")
-    return None
+    return age
 
 
 def _parse_consent(raw: str, reasons: list[str]) -> bool | None:
@@ -187,11 +215,11 @@ def _kind_specifics(chunk: RawChunk, kind: DropKind, ctx: RowContext, reasons):
             if s not in allowed:
                 reasons[i].append("source_unknown")
         details = [clean_text(v) for v in chunk.column("source_url")]
-        seen = _parse_timestamps(chunk.column("collected_at"), "collected_at", reasons, tomorrow)
+        seen = _parse_timestamps(chunk.column("collected_at"), "collected_at", reasons, tomorrow, ctx)
         return sources, details, seen, [None] * n, [None] * n, [None] * n
     if kind.name == "events":
         details = [clean_text(v) for v in chunk.column("event_name")]
-        seen = _parse_timestamps(chunk.column("event_date"), "event_date", reasons, tomorrow)
+        seen = _parse_timestamps(chunk.column("event_date"), "event_date", reasons, tomorrow, ctx)
         consent = [_parse_consent(v, reasons[i]) for i, v in enumerate(chunk.column("marketing_consent"))]
         return ["event"] * n, details, seen, consent, [None] * n, [None] * n
     channels_policy = ctx.policy.sources.enquiries.channels
@@ -199,7 +227,7 @@ def _kind_specifics(chunk: RawChunk, kind: DropKind, ctx: RowContext, reasons):
     for i, c in enumerate(channels):
         if c not in channels_policy:
             reasons[i].append("channel_unknown")
-    seen = _parse_timestamps(chunk.column("received_at"), "received_at", reasons, tomorrow)
+    seen = _parse_timestamps(chunk.column("received_at"), "received_at", reasons, tomorrow, ctx)
     consent = [_parse_consent(v, reasons[i]) for i, v in enumerate(chunk.column("marketing_consent"))]
     referrers = [email_match_key(v) for v in chunk.column("referred_by_email")]
     return ["enquiry"] * n, channels, seen, consent, channels, referrers
@@ -237,7 +265,7 @@ def redact_free_text(chunk: RawChunk, ctx: RowContext) -> tuple[RawChunk, dict[s
                 cells[i] = found.text
                 for category in found.categories:
                     hits[category] = hits.get(category, 0) + 1
-    return RawChunk(columns, chunk.first_row_number, chunk.n_rows), hits
+    return RawChunk(columns, chunk.row_numbers), hits
 
 
 def prepare_chunk(chunk: RawChunk, kind: DropKind, ctx: RowContext) -> PreparedChunk:
@@ -264,7 +292,7 @@ def prepare_chunk(chunk: RawChunk, kind: DropKind, ctx: RowContext) -> PreparedC
             phone.append(None)
 
     sources, details, seen, consent, channels, referrers = _kind_specifics(chunk, kind, ctx, reasons)
-    dob = _parse_timestamps(chunk.column("date_of_birth"), "date_of_birth", reasons, ctx.today_start)
+    dob = _parse_timestamps(chunk.column("date_of_birth"), "date_of_birth", reasons, ctx.today_start, ctx)
     age = [_parse_age(v, reasons[i]) for i, v in enumerate(chunk.column("age"))]
 
     marketing = policy.email_marketing
@@ -278,11 +306,12 @@ def prepare_chunk(chunk: RawChunk, kind: DropKind, ctx: RowContext) -> PreparedC
     current_key, older_keys = ctx.keys.current, ctx.keys.keys[1:]
     event_names = details if kind.name == "events" else [None] * n
 
-    staged: list[tuple] = []
-    other_key_hashes: list[tuple[int, str, str]] = []
-    quarantined: list[tuple[int, str, str, str | None]] = []
+    raw_phones = chunk.column("phone")
+    staged: list[StagedRow] = []
+    other_key_hashes: list[OtherKeyHash] = []
+    quarantined: list[RowRejection] = []
     for i in range(n):
-        row_number = chunk.first_row_number + i
+        row_number = chunk.row_numbers[i]
         address = email[i]
         mkey = email_match_key(address) if address else None
         nkey = name_key(first[i], last[i])
@@ -306,13 +335,16 @@ def prepare_chunk(chunk: RawChunk, kind: DropKind, ctx: RowContext) -> PreparedC
             if minor.verdict == CERTAIN:
                 # A child's details are only ever removed: the row is counted
                 # with its reasons, and nothing of it is kept.
-                quarantined.append((row_number, ";".join([*reasons[i], "minor_certain"]), "{}", None))
+                quarantined.append(RowRejection(row_number, ";".join([*reasons[i], "minor_certain"]), "{}", NO_KEYS))
             else:
                 if minor.verdict == LIKELY:
                     reasons[i].append("likely_minor")
-                quarantined.append(
-                    (row_number, ";".join(reasons[i]), chunk.raw_row_json(i), email_match_key(raw_emails[i]))
+                keys = IdentityKeys(
+                    loose_email_key(raw_emails[i]) if raw_emails[i].strip() else None,
+                    phone[i] or (phone_key(raw_phones[i], country[i]) if raw_phones[i].strip() else None),
+                    capped(f"{nkey}|{ckey}") if nkey and ckey else None,
                 )
+                quarantined.append(RowRejection(row_number, ";".join(reasons[i]), chunk.raw_row_json(i), keys))
             continue
 
         seen_at = seen[i] or today_start
@@ -335,8 +367,9 @@ def prepare_chunk(chunk: RawChunk, kind: DropKind, ctx: RowContext) -> PreparedC
         identifiers = identifier_values(mkey, phone[i])
         hashes = {key_type: current_key.digest(value) for key_type, value in identifiers}
         for key in older_keys:
-            other_key_hashes += [(row_number, key_type, key.digest(value)) for key_type, value in identifiers]
-        staged.append((
+            other_key_hashes += [OtherKeyHash(row_number, key_type, key.digest(value))
+                                 for key_type, value in identifiers]
+        staged.append(StagedRow(
             row_number, identity, address, mkey,
             first[i], last[i], nkey, company[i], ckey, job_title[i],
             country[i], phone[i], sources[i], details[i], basis, rank[basis],

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 from crm_hygiene.bulk import bulk_insert
+from crm_hygiene.db import use_large_work_mem
 from crm_hygiene.ingest.rows import OTHER_KEY_HASH_COLUMNS, STAGE_COLUMNS, PreparedChunk
 
 _INTEGER = {"row_number", "basis_rank", "marketing_consent", "email_is_personal", "email_is_role",
@@ -28,15 +29,9 @@ def _sql_type(column: str, dialect: str) -> str:
     return "TEXT"
 
 
-# Sort and hash memory for this transaction only: the window and join steps
-# over a million staged rows spill to disk at PostgreSQL's 4 MB default.
-PG_WORK_MEM = "256MB"
-
-
 def create_staging(conn: Connection) -> None:
     dialect = conn.dialect.name
-    if dialect == "postgresql":
-        conn.execute(text(f"SET LOCAL work_mem = '{PG_WORK_MEM}'"))
+    use_large_work_mem(conn)
     drop_staging(conn)
     columns = ", ".join(f"{c} {_sql_type(c, dialect)}" for c in STAGE_COLUMNS)
     conn.execute(text(f"CREATE TEMPORARY TABLE stg_rows ({columns})"))

@@ -15,16 +15,24 @@ _LEGAL_FORMS = frozenset(
     }
 )
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+# Invisible marks that change how text is shown, not what it says: bidi
+# embeddings, overrides and isolates (a right-to-left override can make a
+# name read backwards on screen), zero-width space, word joiner, BOM. The
+# zero-width (non-)joiners stay: emoji sequences and some scripts need them.
+_INVISIBLE_MARKS = dict.fromkeys(
+    [0x061C, 0x200B, 0x200E, 0x200F, *range(0x202A, 0x202F), 0x2060, *range(0x2066, 0x206A), 0xFEFF]
+)
 
 
 def clean_text(raw: str | None) -> str | None:
-    """Trimmed, inner whitespace collapsed, Unicode NFC; None when empty.
+    """Trimmed, inner whitespace collapsed, invisible direction marks removed,
+    Unicode NFC; None when empty.
 
-    Case and accents are kept: "José" and "Zoë" are names, not noise.
+    Case, accents and emoji are kept: "José" and "Zoë" are names, not noise.
     """
     if raw is None:
         return None
-    text = " ".join(unicodedata.normalize("NFC", raw).split())
+    text = " ".join(unicodedata.normalize("NFC", raw.translate(_INVISIBLE_MARKS)).split())
     return text or None
 
 
