@@ -196,9 +196,9 @@ def step_server(tmp_path_factory):
     server.close()
 
 
-def reference_run(server: StepServer, scene: Scene, probe_log: Path) -> float:
+def reference_run(server: StepServer, scene: Scene, probe_log: Path | None = None) -> float:
     """Run uninterrupted; the step's own duration in seconds."""
-    pid = server.start(scene, probe_log=str(probe_log))
+    pid = server.start(scene, **({"probe_log": str(probe_log)} if probe_log else {}))
     began = time.perf_counter()
     code = server.wait(pid)
     elapsed = time.perf_counter() - began
@@ -248,10 +248,6 @@ def _check_after_kill(scene: Scene, expected: dict, how: str, faults: list[Fault
 # Crash windows found by this test, kept in scenarios of their own so the others stay
 # strict; strict xfail, so the fix makes them fail until the mark goes.
 KNOWN_CRASH_WINDOWS = {
-    "rejected_drop": (
-        "drop_registry.reject_drop moves the file to rejected/ first, then writes .reason.txt, then commits "
-        "the file_rejected audit row: a kill in between leaves the drop in rejected/ with no reason (or a "
-        "left-over .reason.tmp) and no audit row, and no re-run ever looks at it again"),
     "erasure_with_answers": (
         "erasure deletes the person's earlier answer files after its commit: a kill in between leaves their "
         "full access answer in exports/dsr/ with its pointer already cleared, so no re-run deletes it "
@@ -267,8 +263,9 @@ def test_sigkill_anywhere_then_rerun_ends_as_an_uninterrupted_run(scenario, faul
     scene = Scene(scenario, fault_db, tmp_path)
     began = time.perf_counter()
 
-    # Two uninterrupted runs end alike (so the comparison ignores only what it must);
-    # the second, warm, gives the duration kills are drawn from.
+    # Two uninterrupted runs end alike (so the comparison ignores only what it must).
+    # The first lists the probe points; the second, warm and without the probe log's
+    # writes, gives the duration random kills are drawn from.
     probe_log = tmp_path / "probes.txt"
     scene.restore()
     reference_run(step_server, scene, probe_log)
@@ -277,7 +274,7 @@ def test_sigkill_anywhere_then_rerun_ends_as_an_uninterrupted_run(scenario, faul
     scene.run_in_process()  # a re-run over a finished run changes nothing
     assert canonical.differences(expected, scene.dump()) == []
     scene.restore()
-    duration = reference_run(step_server, scene, probe_log)
+    duration = reference_run(step_server, scene)
     assert canonical.differences(expected, scene.dump()) == []
 
     step = scenario
@@ -307,3 +304,40 @@ def test_sigkill_anywhere_then_rerun_ends_as_an_uninterrupted_run(scenario, faul
     broken = [f for f in faults if f.differences]
     assert len(faults) >= RANDOM_KILLS // 2, "too few kills landed while the step ran"
     assert not broken, "\n".join(f"{f.how}:\n  " + "\n  ".join(f.differences) for f in broken)
+
+
+def test_the_comparison_sees_duplicates_losses_and_strays(tmp_path):
+    """The dump is not blind: a duplicate row, a lost row, a drop archived twice and a
+    left-over temporary file all differ; only the ".N" archive suffix is forgiven."""
+    data = tmp_path / "data"
+    (data / "archive" / "research").mkdir(parents=True)
+    (data / "archive" / "research" / "abc_r.csv").write_text("a,b\n1,2\n")
+    engine = make_engine(f"sqlite:///{tmp_path / 'crm.db'}")
+    upgrade_schema(engine)
+
+    def audit(n: int) -> None:
+        with engine.begin() as conn:
+            for _ in range(n):
+                conn.execute(text("INSERT INTO audit_log (occurred_at, action, run_id, rows_affected) "
+                                  "VALUES (CURRENT_TIMESTAMP, 'erase', :r, 1)"), {"r": f"run-{n}"})
+
+    audit(1)
+    before = canonical.state_dump(engine, data)
+    audit(1)  # the same row again, by another run at another time
+    assert any(d.startswith("table audit_log") for d in canonical.differences(before, canonical.state_dump(engine, data)))
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log"))
+    assert any("missing 1" in d for d in canonical.differences(before, canonical.state_dump(engine, data)))
+    audit(1)
+    assert canonical.differences(before, canonical.state_dump(engine, data)) == []
+
+    archive = data / "archive" / "research"
+    (archive / "abc_r.csv").rename(archive / "abc_r.1.csv")
+    assert canonical.differences(before, canonical.state_dump(engine, data)) == []
+    (archive / "abc_r.csv").write_text("a,b\n1,2\n")  # the same drop archived twice
+    assert canonical.differences(before, canonical.state_dump(engine, data))
+    (archive / "abc_r.csv").unlink()
+    (data / "exports").mkdir()
+    (data / "exports" / ".A-1.json.tmp").write_text("{")
+    assert canonical.differences(before, canonical.state_dump(engine, data))
+    engine.dispose()

@@ -157,8 +157,9 @@ SCENARIOS = {
     "suppression": Scenario("suppression", setup_suppression),
     "erasure": Scenario("erasure", setup_erasure),
     "requests": Scenario("requests", setup_requests),
-    # Known crash windows, each kept apart so the scenarios above stay strict (see the test).
+    # A drop that is rejected, between two that load (a crash window fixed in the drop layer).
     "rejected_drop": Scenario("suppression", setup_rejected_drop),
+    # A known crash window, kept apart so "erasure" stays strict (see the test's KNOWN_CRASH_WINDOWS).
     "erasure_with_answers": Scenario("erasure", setup_erasure_with_answers),
 }
 assert {s.step for s in SCENARIOS.values()} == set(STEPS)
