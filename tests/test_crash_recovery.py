@@ -39,12 +39,15 @@ from conftest import IN_CI, PG_ADMIN_URL, REPO, WORKER
 from faults import canonical
 from faults.run_step import STEPS
 from faults.scenarios import SCENARIOS
+from leak_scan import scan_folder
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from crm_hygiene.db import make_engine, upgrade_schema
 
 RUN_STEP = REPO / "tests" / "faults" / "run_step.py"
+# Every scenario person's email, names and phone start so (tests/faults/scenarios.py).
+PERSON_MARKERS = ("crash.person", "Crashfirst", "Crashlast", "020 7946", "+44207946")
 RANDOM_KILLS = int(os.environ.get("CRM_FAULT_RANDOM_KILLS", "8"))
 LATE_SHARE = 0.15  # the last part of the run, where commits and moves cluster
 MAX_PROBE_KILLS = int(os.environ.get("CRM_FAULT_PROBE_KILLS", "12"))
@@ -301,6 +304,9 @@ def test_sigkill_anywhere_then_rerun_ends_as_an_uninterrupted_run(scenario, faul
     if report := os.environ.get("CRM_FAULT_REPORT"):  # figures for the issue's closing note
         with open(report, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
+    # What the runs logged (INFO and up, tracebacks included) names nobody.
+    leaks = scan_folder(step_server.log.parent, PERSON_MARKERS, label="step logs")
+    assert not leaks, "personal data in the runs' logs: " + ", ".join(map(str, leaks))
     broken = [f for f in faults if f.differences]
     assert len(faults) >= RANDOM_KILLS // 2, "too few kills landed while the step ran"
     assert not broken, "\n".join(f"{f.how}:\n  " + "\n  ".join(f.differences) for f in broken)

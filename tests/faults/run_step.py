@@ -30,6 +30,7 @@ starts from the same clean imported state, as a fresh process would.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -148,6 +149,9 @@ def _run_child(request: dict, protocol_fd: int) -> None:
     code = 1
     try:
         os.dup2(2, 1)  # anything a library prints goes to stderr, not into the protocol
+        # Log as a task would (INFO and up, to stderr): the test scans it for personal data.
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
         os.environ["CRM_DATA_DIR"] = request["data"]
         from crm_hygiene.db import make_engine
 
