@@ -51,8 +51,6 @@ PERSON_MARKERS = ("crash.person", "Crashfirst", "Crashlast", "020 7946", "+44207
 RANDOM_KILLS = int(os.environ.get("CRM_FAULT_RANDOM_KILLS", "8"))
 LATE_SHARE = 0.15  # the last part of the run, where commits and moves cluster
 MAX_PROBE_KILLS = int(os.environ.get("CRM_FAULT_PROBE_KILLS", "12"))
-# Totals over the session, for the report at the end of the run.
-FAULT_LOG: list[tuple[str, str, str, int, int]] = []
 
 
 class FaultDatabase:
@@ -280,7 +278,6 @@ def test_sigkill_anywhere_then_rerun_ends_as_an_uninterrupted_run(scenario, faul
     duration = reference_run(step_server, scene)
     assert canonical.differences(expected, scene.dump()) == []
 
-    step = scenario
     rng = random.Random(f"{scenario}-{fault_db.backend}")
     delays = [rng.uniform(0, duration) for _ in range(RANDOM_KILLS - RANDOM_KILLS // 5)]
     delays += [rng.uniform((1 - LATE_SHARE) * duration, duration) for _ in range(RANDOM_KILLS // 5)]
@@ -294,12 +291,11 @@ def test_sigkill_anywhere_then_rerun_ends_as_an_uninterrupted_run(scenario, faul
         if killed_at_probe(step_server, scene, point):
             _check_after_kill(scene, expected, f"probe kill {point} ({what})", faults)
 
-    FAULT_LOG.append((step, fault_db.backend, f"{time.perf_counter() - began:.1f}s",
-                      sum(f.how.startswith("random") for f in faults),
-                      sum(f.how.startswith("probe") for f in faults)))
-    line = (f"{step}/{fault_db.backend}: faults injected {len(faults)} (random {FAULT_LOG[-1][3]}, "
-            f"probe {FAULT_LOG[-1][4]}), broken {sum(bool(f.differences) for f in faults)}, "
-            f"people {canonical.people_count(expected)}, step {duration:.3f}s, test {FAULT_LOG[-1][2]}")
+    random_kills = sum(f.how.startswith("random") for f in faults)
+    line = (f"{scenario}/{fault_db.backend}: faults injected {len(faults)} (random {random_kills}, "
+            f"probe {len(faults) - random_kills}), broken {sum(bool(f.differences) for f in faults)}, "
+            f"people {canonical.people_count(expected)}, step {duration:.3f}s, "
+            f"test {time.perf_counter() - began:.1f}s")
     print(line)
     if report := os.environ.get("CRM_FAULT_REPORT"):  # figures for the issue's closing note
         with open(report, "a", encoding="utf-8") as fh:
