@@ -157,6 +157,10 @@ def apply_reviewer_answers(reviews: list[dict], answers: list[dict]) -> dict:
     ]
     if not decisions:
         return {"decided": 0}
-    with crm_engine().begin() as conn:
-        counts = apply_decisions(conn, load_policy(), hash_keys(), run_info(), decisions, "airflow_hitl")
+    from crm_hygiene.erasure_files import complete_pending_erasures
+
+    engine, policy, keys, run = crm_engine(), load_policy(), hash_keys(), run_info()
+    with engine.begin() as conn:
+        counts = apply_decisions(conn, policy, keys, run, decisions, "airflow_hitl")
+    complete_pending_erasures(engine, policy, keys, run)  # the removed children's drops and answers
     return {"decided": len(decisions), **asdict(counts)}

@@ -9,6 +9,7 @@ from sqlalchemy import DateTime, Engine, TextClause, bindparam, create_engine, e
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SQL_DIR = REPO_ROOT / "include" / "sql"
 MIGRATIONS_DIR = REPO_ROOT / "include" / "migrations"
+SQLITE_BUSY_TIMEOUT_S = 600
 
 
 def make_engine(url: str) -> Engine:
@@ -20,7 +21,9 @@ def make_engine(url: str) -> Engine:
     if url.startswith(("postgres://", "postgresql://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
+        # A writer waits (up to SQLITE_BUSY_TIMEOUT_S) for another's transaction
+        # instead of failing at once with "database is locked".
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -36,7 +39,11 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - trivial
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE takes the write lock at BEGIN, waiting for it if need be.
+            # A deferred transaction that read first and then wrote could only
+            # fail once another writer had committed (its snapshot is stale,
+            # and SQLite then returns "database is locked" without waiting).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)

@@ -31,7 +31,8 @@ from crm_hygiene.drops.inbox import process_drops
 from crm_hygiene.drops.reader import CsvDrop
 from crm_hygiene.drops.registry import Drop, DropTally
 from crm_hygiene.drops.small import SmallDropReader, record_small_drop
-from crm_hygiene.ingest.admission import erase_minors
+from crm_hygiene.erasure import erase_minors, lock_out_admission
+from crm_hygiene.erasure_files import complete_pending_erasures
 from crm_hygiene.keys import HashKeys
 from crm_hygiene.minors import LIKELY, MinorRules
 from crm_hygiene.policy import Policy
@@ -71,6 +72,7 @@ def apply_decisions(conn: Connection, policy: Policy, keys: HashKeys, run: RunIn
                     decisions: list[tuple[int, str]], decided_by: str) -> DecisionCounts:
     """Apply (prospect_id, 'adult'|'minor') decisions to open reviews, set-based, in the caller's transaction."""
     counts = DecisionCounts()
+    lock_out_admission(conn)
     conn.execute(text("DROP TABLE IF EXISTS stg_review_decisions"))
     conn.execute(text("CREATE TEMPORARY TABLE stg_review_decisions (prospect_id BIGINT, decision TEXT)"))
     # The last word on a person in one batch wins, as a person correcting themselves expects.
@@ -81,7 +83,7 @@ def apply_decisions(conn: Connection, policy: Policy, keys: HashKeys, run: RunIn
     conn.execute(timed_sql("minors/release_adults.sql"), {"now": run.started_at})
     counts.adult = conn.execute(timed_sql("minors/close_reviews.sql"), {**params, "decision": "adult"}).rowcount
     removed = erase_minors(conn, policy, keys, run, read_sql("minors/decided_minor_ids.sql"),
-                      f"minor_reviews:{decided_by}", "minor_review_decision")
+                      f"minor_reviews:{decided_by}", "minor_review_decision", close_reviews=False)
     counts.minor, counts.refused_legal_hold = removed.erased, removed.refused_legal_hold
     conn.execute(timed_sql("minors/close_reviews.sql"), {**params, "decision": "minor"})
     conn.execute(text("DROP TABLE stg_review_decisions"))
@@ -171,13 +173,14 @@ def expire_reviews(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo,
     """Undecided past the policy's limit: removed, the safe default for a possible child."""
     cutoff = policy.minors.actions.review_timeout.before(run.today_start)
     with engine.begin() as conn:
+        lock_out_admission(conn)
         conn.execute(text("DROP TABLE IF EXISTS stg_review_decisions"))
         conn.execute(text("CREATE TEMPORARY TABLE stg_review_decisions (prospect_id BIGINT, decision TEXT)"))
         expired = conn.execute(text(read_sql("minors/stage_expired.sql")).bindparams(
             bindparam("cutoff", type_=DateTime)), {"cutoff": cutoff}).rowcount
         if expired:
             removed = erase_minors(conn, policy, keys, run, read_sql("minors/decided_minor_ids.sql"),
-                              "minor_reviews:timeout", "minor_review_timeout")
+                              "minor_reviews:timeout", "minor_review_timeout", close_reviews=False)
             conn.execute(timed_sql("minors/close_reviews.sql"),
                          {"now": run.started_at, "decided_by": "timeout", "decision": "expired"})
             summary.expired_removed = removed.erased
@@ -195,9 +198,11 @@ def run_minor_reviews(engine: Engine, policy: Policy, keys: HashKeys, run: RunIn
                       archive_dir: Path) -> ReviewSummary:
     """The sweep DAG's work: decisions first, then the sweep, then the timeout."""
     summary = ReviewSummary()
+    complete_pending_erasures(engine, policy, keys, run)  # a crashed run's answer files and drops
     process_review_files(engine, policy, keys, run, inbox, archive_dir, summary)
     sweep_held(engine, policy, keys, run, summary)
     expire_reviews(engine, policy, keys, run, summary)
+    complete_pending_erasures(engine, policy, keys, run)  # this run's removals, drops archived
     with engine.connect() as conn:
         summary.open_reviews = conn.execute(
             text("SELECT COUNT(*) FROM minor_reviews WHERE status = 'open'")).scalar_one()

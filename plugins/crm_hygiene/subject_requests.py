@@ -33,7 +33,8 @@ from crm_hygiene.drops.inbox import process_drops
 from crm_hygiene.drops.reader import CsvDrop
 from crm_hygiene.drops.registry import Drop, DropTally
 from crm_hygiene.drops.small import SmallDropReader, record_small_drop
-from crm_hygiene.erasure import active_hold_exists, erase
+from crm_hygiene.erasure import active_hold_exists, erase, lock_out_admission
+from crm_hygiene.erasure_files import complete_pending_erasures
 from crm_hygiene.keys import HashKeys, identifier_values
 from crm_hygiene.normalise.country import CountryResolver, UnknownCountry
 from crm_hygiene.normalise.email_address import InvalidEmail, canonical_email, email_match_key
@@ -273,8 +274,9 @@ def carry_out(engine: Engine, request: Request, policy: Policy, keys: HashKeys, 
     A failure leaves no trace of the request, so the re-run (the file is
     archived only after all its requests) records and carries it out afresh.
     """
-    delete_after: list[str] = []
     with engine.begin() as conn:
+        if request.type in ("erasure", "objection"):
+            lock_out_admission(conn)  # adds a suppression entry: never between an admission's check and insert
         if not _record(conn, request, policy, keys, run):
             return None
         held = _held(conn, request.email_key)
@@ -299,10 +301,8 @@ def carry_out(engine: Engine, request: Request, policy: Policy, keys: HashKeys, 
                 outcome = "legal_hold"
                 _finish(conn, request, run, "refused", outcome, prospect_id=pid)
             else:
-                result = erase(conn, run, keys, prospect_ids_sql="SELECT prospect_id FROM prospects WHERE match_key = :m",
-                               params={"m": f"e:{request.email_key}"}, subject_ref=f"request:{request.request_id}",
+                result = erase(conn, run, keys, subject_ref=f"request:{request.request_id}",
                                reason="erasure request", email_keys=(request.email_key,))
-                delete_after = result.answer_files
                 outcome = "erased" if result.erased else "not_held_suppressed"
                 _finish(conn, request, run, "completed", outcome)
         elif kind == "restriction":
@@ -322,8 +322,6 @@ def carry_out(engine: Engine, request: Request, policy: Policy, keys: HashKeys, 
                     bindparam("now", type_=_DT)), {"now": run.started_at, "p": pid})
             outcome = "suppressed" if held else "not_held_suppressed"
             _finish(conn, request, run, "completed", outcome, prospect_id=pid)
-    for answer in delete_after:
-        Path(answer).unlink(missing_ok=True)
     return outcome
 
 
@@ -343,6 +341,7 @@ def due_report(engine: Engine, policy: Policy, run: RunInfo, summary: RequestSum
 def process_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inbox: Path,
                   archive_dir: Path, exports_dir: Path) -> RequestSummary:
     summary = RequestSummary()
+    complete_pending_erasures(engine, policy, keys, run)  # a crashed run's answer files and drops
 
     def handle(drop: Drop) -> None:
         requests, bad = _read_file(drop, policy)
@@ -359,5 +358,6 @@ def process_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, 
         summary.rows_quarantined += len(bad)
 
     process_drops(engine, run, "requests", inbox, archive_dir, handle, summary)
+    complete_pending_erasures(engine, policy, keys, run)  # after the archive: the request rows too
     due_report(engine, policy, run, summary)
     return summary

@@ -28,7 +28,8 @@ from crm_hygiene.drops.inbox import process_drops
 from crm_hygiene.drops.quarantine import NO_KEYS, QuarantineRow, quarantine_rows
 from crm_hygiene.drops.reader import CsvDrop, DropRecord
 from crm_hygiene.drops.registry import Drop, DropTally, register_drop
-from crm_hygiene.erasure import erase
+from crm_hygiene.erasure import erase, lock_out_admission
+from crm_hygiene.erasure_files import complete_pending_erasures
 from crm_hygiene.keys import HEX_HMAC, HashKeys
 from crm_hygiene.normalise.email_address import InvalidEmail, canonical_domain, canonical_email, email_match_key
 from crm_hygiene.normalise.phone import InvalidPhone, to_e164
@@ -105,6 +106,10 @@ class EntryParser:
     def __init__(self, policy: Policy, keys: HashKeys, run: RunInfo) -> None:
         self.rules, self.key, self.run = policy.suppression, keys.current, run
         self.dates = policy.input_validation
+        self._erasing = frozenset(policy.suppression.erasing_reasons)
+        # The plain identifiers of erasing rows, for the erasure to purge their
+        # quarantined rows (which keep plain keys); flushed by the caller per batch.
+        self.erasing_plain: list[tuple[str, str]] = []
         # A list repeats a few (reason, scope, added_at) combinations for
         # thousands of rows: each is checked once.
         self._terms: dict[tuple[str, str, str], tuple[tuple[str, str, str, str | None], list[str]]] = {}
@@ -169,6 +174,9 @@ class EntryParser:
         if reasons:
             return [], reasons
         key = self.key
+        if terms[0] in self._erasing:
+            self.erasing_plain += [(key_type, value) for key_type, value, hashed in values if not hashed]
+            self.erasing_plain += [("phone_digits", value[1:]) for key_type, value, _ in values if key_type == "phone"]
         return [SuppressionEntry(key_type, value if hashed else key.digest(value), key.key_id, *terms)
                 for key_type, value, hashed in values], []
 
@@ -182,6 +190,8 @@ def _stage_file(conn: Connection, drop: Drop, csv_drop: CsvDrop, policy: Policy,
     conn.execute(text(
         "CREATE TEMPORARY TABLE stg_suppression (key_type TEXT, key_hash TEXT, key_id TEXT, reason TEXT, "
         "scope TEXT, added_at TIMESTAMP, rescreen_at DATE)"))
+    conn.execute(text("DROP TABLE IF EXISTS stg_erasing_plain"))
+    conn.execute(text("CREATE TEMPORARY TABLE stg_erasing_plain (key_type TEXT, value TEXT)"))
     quarantined_at = wire_timestamp(utc_now())
     parser = EntryParser(policy, keys, run)
     records = csv_drop.records()
@@ -194,6 +204,8 @@ def _stage_file(conn: Connection, drop: Drop, csv_drop: CsvDrop, policy: Policy,
                 bad.append(_quarantined(drop, record, reasons, quarantined_at))
             staged += entries
         bulk_insert(conn, "stg_suppression", _STAGE_COLUMNS, staged)
+        bulk_insert(conn, "stg_erasing_plain", ("key_type", "value"), parser.erasing_plain)
+        parser.erasing_plain = []
         quarantine_rows(conn, bad)
         counts.rows_read += len(batch)
         counts.rows_quarantined += len(bad)
@@ -224,7 +236,10 @@ def _apply_to_held(conn: Connection, policy: Policy, keys: HashKeys, run: RunInf
             read_sql("suppression/erasure_targets.sql").format(hash_column=HASH_COLUMNS[t], key_type=t).rstrip()
             for t in erasing_types)
         erased = erase(conn, run, keys, prospect_ids_sql=targets, params={"erasing": sorted(erasing)},
-                       subject_ref=f"file:{sha256}", reason="suppression list erasure entries")
+                       subject_ref=f"file:{sha256}", reason="suppression list erasure entries",
+                       scrub_hashes_sql=read_sql("erasure/list_erasure_keys.sql"),
+                       # Plain keys of erasing rows: their quarantined rows go even if nobody was held.
+                       identifiers_sql="SELECT key_type, value FROM stg_erasing_plain")
         counts.held_erased += erased.erased
         counts.erasure_refused_legal_hold += erased.refused_legal_hold
         answer_files = erased.answer_files
@@ -243,15 +258,15 @@ def sync_file(engine: Engine, drop: Drop, policy: Policy, keys: HashKeys, run: R
     counts = SuppressionCounts()
     sha256 = drop.sha256
     with _open_list(drop.path, policy) as csv_drop, engine.begin() as conn:
+        lock_out_admission(conn)  # no admission between this list's entries and their application
         _stage_file(conn, drop, csv_drop, policy, keys, run, counts)
         counts.entries_added = conn.execute(text(read_sql("suppression/insert_entries.sql"))).rowcount
-        answer_files = _apply_to_held(conn, policy, keys, run, sha256, counts)
+        _apply_to_held(conn, policy, keys, run, sha256, counts)
         conn.execute(text("DROP TABLE stg_suppression"))
+        conn.execute(text("DROP TABLE stg_erasing_plain"))
         register_drop(conn, drop, run, rows_read=counts.rows_read, rows_quarantined=counts.rows_quarantined)
         write_audit(conn, run, "suppression_list_applied", subject_ref=f"file:{sha256}",
                     reason="suppression list", rows_affected=counts.entries_added, details=asdict(counts))
-    for answer in answer_files:
-        Path(answer).unlink(missing_ok=True)
     return counts
 
 
@@ -266,6 +281,7 @@ def sync_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inb
                archive_dir: Path) -> SuppressionSummary:
     """Rehash held people after a key rotation, then load and apply every pending list."""
     summary = SuppressionSummary()
+    complete_pending_erasures(engine, policy, keys, run)  # a crashed run's answer files and drops
     summary.prospects_rehashed = rehash_stale_prospects(engine, keys, run)
 
     def handle(drop: Drop) -> None:
@@ -276,5 +292,6 @@ def sync_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inb
         log.info("%s: %s", drop.name, asdict(counts))
 
     process_drops(engine, run, "suppression", inbox, archive_dir, handle, summary)
+    complete_pending_erasures(engine, policy, keys, run)  # after the archive: the lists' own rows too
     summary.tps_due_for_rescreen = tps_due_for_rescreen(engine, run)
     return summary

@@ -15,13 +15,10 @@ from sqlalchemy import Connection, text
 
 from crm_hygiene.audit import write_audit
 from crm_hygiene.db import read_sql, timed_sql
-from crm_hygiene.erasure import ErasureResult, erase
+from crm_hygiene.erasure import erase_minors, lock_out_admission, queue_scrub_of_returning_rows
 from crm_hygiene.keys import HashKeys
 from crm_hygiene.policy import Policy
 from crm_hygiene.run import RunInfo
-
-# The suppression_list reason of a removed child's hashes.
-MINOR_REASON = "minor"
 
 
 @dataclass(frozen=True)
@@ -65,9 +62,13 @@ def admit_candidates(
     candidates = conn.execute(text("SELECT COUNT(*) FROM stg_candidates")).scalar_one()
     conn.execute(text(read_sql("minors/candidate_signals.sql")))
     conn.execute(text(read_sql("minors/clear_decided_adults.sql")))
+    # From the suppression check to the insert, no erasure or list may commit in between.
+    lock_out_admission(conn)
     conn.execute(text(read_sql("admission/suppression_hits.sql")))
     gate_params = {"today": run.today}
     blocked = {gate.name: gate.apply(conn, gate_params) for gate in GATES}
+    if blocked["suppressed"]:  # the archived drop must not keep an erased person's rows
+        queue_scrub_of_returning_rows(conn, policy, keys, run, f"file_id:{file_id}")
     minors_removed = remove_certain_minors(conn, policy, keys, run) if blocked["minor_certain"] else 0
 
     updated = conn.execute(text(read_sql("ingest/count_held_candidates.sql"))).scalar_one()
@@ -86,15 +87,6 @@ def admit_candidates(
     )
 
 
-def erase_minors(conn: Connection, policy: Policy, keys: HashKeys, run: RunInfo, ids_sql: str,
-                 subject_ref: str, reason: str) -> ErasureResult:
-    """Erase the people `ids_sql` selects as children: their hashes stay (reason
-    ``minor``) only when the policy's ``keep_match_key_hash`` says so."""
-    keep = policy.minors.actions.keep_match_key_hash
-    return erase(conn, run, keys, prospect_ids_sql=ids_sql, params={}, subject_ref=subject_ref, reason=reason,
-                 suppression_reason=MINOR_REASON if keep else None)
-
-
 def remove_certain_minors(conn: Connection, policy: Policy, keys: HashKeys, run: RunInfo) -> int:
     """Candidates blocked as certain minors: keep their hashes if the policy says so,
     and delete whatever of them is already held. Returns the records deleted."""
@@ -102,7 +94,8 @@ def remove_certain_minors(conn: Connection, policy: Policy, keys: HashKeys, run:
     if keep_hash:
         conn.execute(timed_sql("minors/keep_certain_hashes.sql"), {"now": run.started_at, "key_id": keys.current.key_id})
     held = erase_minors(conn, policy, keys, run, read_sql("minors/held_certain_ids.sql"),
-                        "minors:admission", "minor_certain")
+                        "minors:admission", "minor_certain",
+                        identifiers_sql=read_sql("erasure/certain_minor_identifiers.sql"))
     conn.execute(timed_sql("minors/hold_refused_out_of_use.sql"), {"now": run.started_at})
     by_rules = conn.execute(text(
         "SELECT minor_signals, COUNT(*) FROM stg_candidates WHERE admission_reason = 'minor_certain' "

@@ -23,6 +23,7 @@ from crm_hygiene.drops.inbox import process_drops
 from crm_hygiene.drops.quarantine import QuarantineRow, quarantine_rows, record_keys
 from crm_hygiene.drops.reader import CsvDrop, DropRecord, RawChunk, chunked
 from crm_hygiene.drops.registry import Drop, DropTally, register_drop
+from crm_hygiene.erasure_files import complete_pending_erasures
 from crm_hygiene.ingest import staging
 from crm_hygiene.ingest.admission import admit_candidates
 from crm_hygiene.ingest.gate import gate_failures
@@ -194,6 +195,7 @@ def ingest_inbox(
 ) -> IngestSummary:
     """Ingest every pending file; rejected and set-aside files are reported, not raised."""
     summary = IngestSummary(kind=kind.name)
+    complete_pending_erasures(engine, policy, keys, run)  # a crashed run's answer files and drops
 
     def handle(drop: Drop) -> None:
         counts = ingest_file(engine, drop, kind, policy, keys, run, workers)
@@ -202,4 +204,5 @@ def ingest_inbox(
         log.info("%s: %s", drop.name, asdict(counts))
 
     process_drops(engine, run, kind.name, inbox, archive_dir, handle, summary)
+    complete_pending_erasures(engine, policy, keys, run)  # after the archive: children and the erased turned away
     return summary
