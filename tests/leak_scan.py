@@ -52,10 +52,11 @@ def scan_database(engine: Engine, needles: Iterable[str], *, label: str = "crm",
                   tables: Iterable[str] | None = None) -> list[Hit]:
     """Every occurrence of a needle in any column of any table (or of `tables`)."""
     wanted = _lowered(needles)
-    inspector = inspect(engine)
-    names = sorted(tables) if tables is not None else sorted(inspector.get_table_names())
     hits: set[Hit] = set()
+    # One connection for reflection and reads (SQLite: a second would wait for the first's lock).
     with engine.connect() as conn:
+        inspector = inspect(conn)
+        names = sorted(tables) if tables is not None else sorted(inspector.get_table_names())
         for table in names:
             columns = [c["name"] for c in inspector.get_columns(table)]
             quoted = ", ".join(engine.dialect.identifier_preparer.quote(c) for c in columns)

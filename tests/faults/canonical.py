@@ -69,11 +69,13 @@ def _surrogate_key(inspector, table: str) -> str | None:
 
 
 def database_dump(engine: Engine, data_dir: Path) -> dict[str, list[tuple]]:
-    inspector = inspect(engine)
-    tables = sorted(set(inspector.get_table_names()) - SKIP_TABLES)
     where = str(data_dir)
     dump: dict[str, list[tuple]] = {}
+    # One connection for reflection and reads: on SQLite every transaction takes the
+    # write lock (BEGIN IMMEDIATE), so a second connection would wait on the first.
     with engine.connect() as conn:
+        inspector = inspect(conn)
+        tables = sorted(set(inspector.get_table_names()) - SKIP_TABLES)
         natural = {}
         for ref, (table, column) in REFERENCES.items():
             natural[ref] = dict(conn.execute(text(f"SELECT {ref}, {column} FROM {table}")).all())
