@@ -18,7 +18,7 @@ export GX_ANALYTICS_ENABLED          := False
 export CRM_DATA_DIR                  ?= $(CURDIR)/data
 export PYTHONPATH                    := $(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: help venv demo test lint db-upgrade sample-data bench eval eval-ceiling lock airflow-db ui clean
+.PHONY: help venv demo test lint db-upgrade sample-data bench eval eval-ceiling fuzz lock airflow-db ui clean
 
 help:
 	@echo "make demo         build .venv, generate sample data, run every DAG end to end (SQLite)"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench        ingest benchmark (100k and 1M rows) on PostgreSQL and SQLite"
 	@echo "make eval         minor-detection quality: precision and recall per signal (labelled, generated set)"
 	@echo "make eval-ceiling what any classifier reading the same fields reaches on that set (installs scikit-learn)"
+	@echo "make fuzz         FUZZ_SECONDS=N: coverage-guided fuzzing (atheris) of the reader, row checks, request parser"
 	@echo "make sample-data  ROWS=N SEED=S: write sample drops into \$$CRM_DATA_DIR/inbox"
 	@echo "make db-upgrade   bring the CRM schema up to date (Alembic)"
 	@echo "make ui           Airflow UI on http://localhost:8080 (airflow standalone, same settings as the demo)"
@@ -61,7 +62,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(PY) scripts/check_lock.py
 
-test: venv airflow-db lint
+test: venv airflow-db lint $(VENV)/.fuzz-installed
 	$(PY) -m pytest -n auto
 
 bench: venv
@@ -80,6 +81,26 @@ $(VENV)/.eval-installed: $(VENV)/.installed eval/requirements.txt
 eval-ceiling: $(VENV)/.eval-installed
 	$(PY) eval/minors_ceiling.py
 
+# atheris is a test instrument the pipeline never imports: installed for
+# `make test` (a short fuzz run) and `make fuzz`, pinned in fuzz/requirements.txt.
+$(VENV)/.fuzz-installed: $(VENV)/.installed fuzz/requirements.txt
+	$(PY) -m pip install --quiet -r fuzz/requirements.txt -c constraints.txt
+	$(PY) -m pip check
+	touch $@
+
+# Each target runs FUZZ_SECONDS from its committed seeds plus what earlier runs
+# found (.fuzz/<target>, gitignored); a crash stops with the input in .fuzz/.
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS := reader rows requests
+
+fuzz: $(VENV)/.fuzz-installed
+	@for target in $(FUZZ_TARGETS); do \
+	  mkdir -p .fuzz/$$target; \
+	  echo "fuzz_$$target: $(FUZZ_SECONDS) s"; \
+	  $(PY) fuzz/fuzz_$$target.py -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=.fuzz/ .fuzz/$$target fuzz/seeds/$$target || exit 1; \
+	done
+
 lock:
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
 	.lockvenv/bin/pip install --quiet -r requirements.txt
@@ -91,4 +112,4 @@ ui: venv airflow-db
 	$(VENV)/bin/airflow standalone
 
 clean:
-	rm -rf $(VENV) .airflow data .pytest_cache .hypothesis
+	rm -rf $(VENV) .airflow data .pytest_cache .hypothesis .fuzz

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlalchemy import DateTime, Engine, TextClause, bindparam, create_engine, event, text
@@ -10,6 +11,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SQL_DIR = REPO_ROOT / "include" / "sql"
 MIGRATIONS_DIR = REPO_ROOT / "include" / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 600
+# A quoted input in a primary message ('invalid input syntax for type date: "x"').
+_quoted_literal = re.compile(r"\"[^\"]*\"|'[^']*'")
 
 
 def make_engine(url: str) -> Engine:
@@ -46,7 +49,28 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    event.listen(engine, "handle_error", _primary_message_only)
+    return engine
+
+
+def _primary_message_only(context) -> None:
+    """PostgreSQL's error text quotes values whatever the client hides: a unique
+    violation's DETAIL names the key ("Key (match_key)=(e:ann@...) already
+    exists"), a bad cast quotes the input. Keep only the primary message, which
+    names constraints and types; the SQLSTATE and the DETAIL object stay on
+    ``orig.diag`` for code that needs them, never in the text that is logged."""
+    error = context.original_exception
+    diag = getattr(error, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    if primary is None:
+        return
+    message = _quoted_literal.sub("'…'", primary)
+    error.args = (message,)
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None and wrapped.args:
+        # SQLAlchemy wrote the driver's whole text into its own message already.
+        wrapped.args = (f"({type(error).__module__}.{type(error).__name__}) {message}", *wrapped.args[1:])
 
 
 # Sort and hash memory for one transaction: the window and join steps over a

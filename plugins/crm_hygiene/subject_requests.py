@@ -28,7 +28,7 @@ from sqlalchemy import Boolean, Connection, Date, DateTime, Engine, String, bind
 
 from crm_hygiene.audit import write_audit
 from crm_hygiene.drops import files
-from crm_hygiene.drops.cells import closed_set_value, parse_timestamp, within_dates
+from crm_hygiene.drops.cells import OffCalendar, closed_set_value, parse_timestamp, within_dates
 from crm_hygiene.drops.inbox import process_drops
 from crm_hygiene.drops.reader import CsvDrop
 from crm_hygiene.drops.registry import Drop, DropTally
@@ -80,7 +80,8 @@ class RequestSummary(DropTally):
         }
 
 
-def _parse_row(row: dict[str, str], policy: Policy) -> tuple[Request | None, list[str]]:
+def _parse_row(row: dict[str, str], policy: Policy, today: date | None = None) -> tuple[Request | None, list[str]]:
+    """A request, or the reasons it cannot be one; `today` (the run's day) refuses future receipts."""
     reasons = []
     request_id = row.get("request_id", "").strip()
     if not REQUEST_ID.fullmatch(request_id):
@@ -95,16 +96,21 @@ def _parse_row(row: dict[str, str], policy: Policy) -> tuple[Request | None, lis
         reasons.append("email_invalid")
     if email_key is None and "email_invalid" not in reasons:
         reasons.append("email_missing")
-    received_at = None
+    received_at, off_calendar = None, False
     try:
         received_at = parse_timestamp(row.get("received_at", ""))
+    except OffCalendar:
+        off_calendar = True
     except ValueError:
         pass
     dates = policy.input_validation
-    if received_at is None:
-        reasons.append("received_at_invalid")
-    elif not within_dates(received_at, dates.earliest_date, dates.latest_date):
+    if off_calendar or (received_at is not None and
+                        not within_dates(received_at, dates.earliest_date, dates.latest_date)):
         reasons.append("received_at_out_of_range")
+    elif received_at is None:
+        reasons.append("received_at_invalid")
+    elif today is not None and received_at.date() > today:
+        reasons.append("received_at_in_future")
     details: dict = {}
     raw_details = row.get("details", "").strip()
     if raw_details:
@@ -119,14 +125,14 @@ def _parse_row(row: dict[str, str], policy: Policy) -> tuple[Request | None, lis
     return Request(request_id, kind, email_key, received_at, details), []
 
 
-def _read_file(drop: Drop, policy: Policy) -> tuple[list[Request], list]:
+def _read_file(drop: Drop, policy: Policy, today: date) -> tuple[list[Request], list]:
     """The file's valid requests, and its bad rows as quarantine rows."""
     requests = []
     with CsvDrop(drop.path, required=REQUIRED_COLUMNS, known=OPTIONAL_COLUMNS,
                  lengths=policy.input_validation.max_cell_length) as csv_drop:
         small = SmallDropReader(drop, csv_drop)
         for record in small.good_records():
-            request, reasons = _parse_row(record.cells, policy)
+            request, reasons = _parse_row(record.cells, policy, today)
             if request is None:
                 small.quarantine(record, reasons)
             else:
@@ -344,7 +350,7 @@ def process_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, 
     complete_pending_erasures(engine, policy, keys, run)  # a crashed run's answer files and drops
 
     def handle(drop: Drop) -> None:
-        requests, bad = _read_file(drop, policy)
+        requests, bad = _read_file(drop, policy, run.today)
         for request in sorted(requests, key=lambda r: r.received_at):
             outcome = carry_out(engine, request, policy, keys, run, exports_dir)
             if outcome is None:

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
 from crm_hygiene.db import read_sql, use_large_work_mem
-from crm_hygiene.drops.cells import closed_set_value, parse_timestamp, wire_timestamp, within_dates
+from crm_hygiene.drops.cells import OffCalendar, closed_set_value, parse_timestamp, wire_timestamp, within_dates
 from crm_hygiene.drops.files import FileRejected
 from crm_hygiene.drops.inbox import process_drops
 from crm_hygiene.drops.quarantine import NO_KEYS, QuarantineRow, quarantine_rows
@@ -129,12 +129,17 @@ class EntryParser:
             problems.append("scope_unknown")
         try:
             added_at = parse_timestamp(raw_added) or self.run.started_at
+        except OffCalendar:
+            problems.append("added_at_out_of_range")
+            added_at = self.run.started_at
         except ValueError:
             problems.append("added_at_invalid")
             added_at = self.run.started_at
         if not within_dates(added_at, self.dates.earliest_date, self.dates.latest_date):
             problems.append("added_at_out_of_range")
             added_at = self.run.started_at
+        elif added_at.date() > self.run.today:
+            problems.append("added_at_in_future")
         rescreen_at = None
         if reason == rules.tps.reason:
             rescreen_at = rules.tps.rescreen_period.after(added_at.date()).isoformat()

@@ -47,8 +47,13 @@ _EMAIL_IN_TEXT = re.compile(r"[^\s,;\"'<>()]+@[^\s,;\"'<>()]+")
 _NON_DIGIT = re.compile(r"\D")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def capped(value: str | None) -> str | None:
-    return value if value and len(value) <= _MAX_KEY_CHARS else None
+    """A key fit to store and index: none longer than a real identifier, and
+    none with control characters (PostgreSQL refuses a NUL in text)."""
+    return value if value and len(value) <= _MAX_KEY_CHARS and not _CONTROL.search(value) else None
 
 
 def loose_email_key(raw: str) -> str | None:
@@ -85,7 +90,7 @@ def identity_keys(cells: Mapping[str, str], region_of: Callable[[str], str | Non
 def record_keys(record: DropRecord, region_of: Callable[[str], str | None] = lambda _: None) -> IdentityKeys:
     """A reader record's identifiers; from its text when it could not be split into cells."""
     if record.unsplit is not None:
-        found = _EMAIL_IN_TEXT.search(record.unsplit)
+        found = _EMAIL_IN_TEXT.search(record.unsplit.replace("\x00", ""))
         return IdentityKeys(loose_email_key(found.group(0)) if found else None, None, None)
     return identity_keys(record.cells, region_of)
 

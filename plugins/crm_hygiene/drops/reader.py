@@ -81,6 +81,7 @@ class _Lines:
     def __init__(self, fh: BinaryIO) -> None:
         self._fh = fh
         self._back: deque[_Line] = deque()
+        self.bytes_read = 0  # of lines handed out (pushed-back lines count again: an estimate)
 
     def next(self) -> _Line | None:
         if self._back:
@@ -88,6 +89,7 @@ class _Lines:
         data = self._fh.readline(MAX_RECORD_BYTES + 1)
         if not data:
             return None
+        self.bytes_read += len(data)
         if len(data) <= MAX_RECORD_BYTES or data.endswith(b"\n"):
             return _Line(data, False)
         kept = data[:KEPT_RAW_CHARS]
@@ -204,6 +206,10 @@ class CsvDrop:
     def close(self) -> None:
         self._fh.close()
 
+    @property
+    def bytes_read(self) -> int:
+        return self._lines.bytes_read
+
     def _read_header(self, required: tuple[str, ...]) -> list[str]:
         head = self._fh.read(_SNIFF_BYTES)
         _sniff(head)
@@ -218,9 +224,9 @@ class CsvDrop:
         except UnicodeDecodeError:
             raise FileRejected("header is not UTF-8 text: save the file as UTF-8 CSV") from None
         cells = self._splitter.split(text)
+        # Empty names stay as unnamed columns (spreadsheets end a header in
+        # ',,,'): a value under one is flagged, an empty cell is not.
         names = [normalise_header(c) for c in cells or []]
-        while names and not names[-1]:
-            names.pop()  # spreadsheets end a header in empty names
         if not any(names):
             raise FileRejected("file has no header row")
         if _looks_like_data(names):
@@ -280,6 +286,8 @@ class CsvDrop:
         """(row number, cells in header order or None, problems, unsplit text) for every
         data row: the hot loop, kept free of per-cell Python where it can be."""
         lines, width = self._lines, len(self.header)
+        # A row may stop before trailing unnamed columns: it has every named cell.
+        named_width = max(i for i, name in enumerate(self.header) if name) + 1
         limits, lowest_limit = self._limit_list, min(self._limit_list)
         unnamed = self._unnamed
         while (line := lines.next()) is not None:
@@ -306,7 +314,8 @@ class CsvDrop:
                         codes.append("too_many_fields")
                     cells = cells[:width]
                 else:
-                    codes.append("too_few_fields")
+                    if len(cells) < named_width:
+                        codes.append("too_few_fields")
                     cells = cells + [""] * (width - len(cells))
             if unnamed and any(cells[i].strip() for i in unnamed):
                 codes.append("value_in_unnamed_column")
@@ -346,13 +355,20 @@ class RawChunk:
         return json.dumps({name: cells[i] for name, cells in self.columns.items()}, ensure_ascii=False)
 
 
+# A chunk also ends at this much text, so a file of wide rows (a legal row
+# may be 1 MiB) does not hold 20,000 of them in memory at once.
+CHUNK_BYTES = 32 << 20
+
+
 def chunked(drop: CsvDrop, chunk_rows: int) -> Iterator[tuple[RawChunk, list[DropRecord]]]:
-    """The drop's rows in chunks: good rows by column, and the rows already known bad."""
+    """The drop's rows in chunks (at most `chunk_rows` rows or about CHUNK_BYTES of
+    text): good rows by column, and the rows already known bad."""
     header = drop.header
     named = [i for i, name in enumerate(header) if name]
     good: list[list[str]] = []
     numbers: list[int] = []
     bad: list[DropRecord] = []
+    chunk_start = 0
     for row_number, cells, problems, unsplit in drop.rows():
         if cells is None or problems:
             bad.append(DropRecord(row_number, {} if cells is None else
@@ -360,9 +376,10 @@ def chunked(drop: CsvDrop, chunk_rows: int) -> Iterator[tuple[RawChunk, list[Dro
         else:
             good.append(cells)
             numbers.append(row_number)
-        if len(good) + len(bad) >= chunk_rows:
+        if len(good) + len(bad) >= chunk_rows or drop.bytes_read - chunk_start >= CHUNK_BYTES:
             yield _chunk(header, named, good, numbers), bad
             good, numbers, bad = [], [], []
+            chunk_start = drop.bytes_read
     if good or bad:
         yield _chunk(header, named, good, numbers), bad
 
