@@ -35,7 +35,8 @@ def person(i: int) -> Person:
                   f"Firm {firm} Ltd")
 
 
-def _research_rows(indices, *, variant: bool = False, collected: str = "2026-03-01") -> list[list[str]]:
+def _research_rows(indices, *, variant: bool = False, collected: str = "2026-03-01",
+                   children: bool = True) -> list[list[str]]:
     rows = []
     for i in indices:
         p = person(i)
@@ -44,7 +45,7 @@ def _research_rows(indices, *, variant: bool = False, collected: str = "2026-03-
             local, domain = email.split("@")
             email = f" {local.upper()}+news@{domain.upper()} "
         notes = "Mentioned her diabetes at the stand" if i % 41 == 0 else ""
-        dob = "2014-05-01" if i % 37 == 0 else ""  # a child: removed at admission
+        dob = "2014-05-01" if children and i % 37 == 0 else ""  # a child: removed at admission, scrubbed from the drop
         title = "Year 10 pupil" if i % 53 == 0 else "Head of Data"  # queued for a minor review
         rows.append(research_row(p.first, p.last, email, phone=p.phone, company=p.company, title=title,
                                  country=COUNTRIES[i % len(COUNTRIES)], collected=collected, dob=dob, notes=notes))
@@ -57,11 +58,13 @@ def _bad_rows(indices) -> list[list[str]]:
             for i in indices]
 
 
-def research_drops(inbox: Path) -> None:
+def research_drops(inbox: Path, *, children: bool = True) -> None:
     """Two research drops that overlap (people merge across them)."""
-    write_csv(inbox / "a_first.csv", RESEARCH_HEADER, _research_rows(range(0, 150)) + _bad_rows(range(300, 306)))
+    write_csv(inbox / "a_first.csv", RESEARCH_HEADER,
+              _research_rows(range(0, 150), children=children) + _bad_rows(range(300, 306)))
     write_csv(inbox / "b_second.csv", RESEARCH_HEADER,
-              _research_rows(range(100, 220), variant=True, collected="2026-06-01") + _bad_rows(range(5, 8)))
+              _research_rows(range(100, 220), variant=True, collected="2026-06-01", children=children)
+              + _bad_rows(range(5, 8)))
 
 
 def _held_crm(engine, data: Path) -> None:
@@ -72,6 +75,10 @@ def _held_crm(engine, data: Path) -> None:
 
 
 def setup_ingest(engine, data: Path) -> None:
+    research_drops(data / "inbox" / "research", children=False)
+
+
+def setup_ingest_with_children(engine, data: Path) -> None:
     research_drops(data / "inbox" / "research")
 
 
@@ -154,12 +161,14 @@ class Scenario(NamedTuple):
 
 SCENARIOS = {
     "ingest": Scenario("ingest", setup_ingest),
+    # Children in the drops: removed at admission, and their rows scrubbed from the archived drop.
+    "ingest_with_children": Scenario("ingest", setup_ingest_with_children),
     "suppression": Scenario("suppression", setup_suppression),
     "erasure": Scenario("erasure", setup_erasure),
     "requests": Scenario("requests", setup_requests),
-    # A drop that is rejected, between two that load (a crash window fixed in the drop layer).
+    # A drop that is rejected, between two that load (its crash window is fixed in the drop layer).
     "rejected_drop": Scenario("suppression", setup_rejected_drop),
-    # A known crash window, kept apart so "erasure" stays strict (see the test's KNOWN_CRASH_WINDOWS).
+    # Erasing people whose access answers were sent (the answer files must go, crash or not).
     "erasure_with_answers": Scenario("erasure", setup_erasure_with_answers),
 }
 assert {s.step for s in SCENARIOS.values()} == set(STEPS)
