@@ -16,34 +16,19 @@ from drops import (
     TODAY,
     event_row,
     ingest,
+    requests,
     research_row,
+    sync,
 )
 from sqlalchemy import text
 
 from crm_hygiene.ingest.kinds import EVENTS, RESEARCH
 from crm_hygiene.minor_review import run_minor_reviews
 from crm_hygiene.run import RunInfo
-from crm_hygiene.subject_requests import process_inbox
-from crm_hygiene.suppression import sync_inbox
 
-REQUEST_HEADER = ["request_id", "type", "email", "received_at", "details"]
-SUPPRESSION_HEADER = ["reason", "email", "email_hmac", "phone", "domain", "scope", "added_at"]
 PAT_PHONE = "+442079460555"
 
 
-def requests(crm, data_dir, name, rows, today=TODAY):
-    inbox = data_dir / "inbox" / "requests"
-    write_csv(inbox / name, REQUEST_HEADER, rows)
-    run = RunInfo(dag_id="process_data_subject_requests", run_id=name, today=today)
-    return process_inbox(crm.engine, POLICY, KEYS, run, inbox, data_dir / "archive" / "requests",
-                         data_dir / "exports" / "dsr").as_dict()
-
-
-def sync(crm, data_dir, name, rows):
-    inbox = data_dir / "inbox" / "suppression"
-    write_csv(inbox / name, SUPPRESSION_HEADER, rows)
-    run = RunInfo(dag_id="sync_suppression_lists", run_id=name, today=TODAY)
-    return sync_inbox(crm.engine, POLICY, KEYS, run, inbox, data_dir / "archive" / "suppression").as_dict()
 
 
 def match_keys(crm) -> set[str]:

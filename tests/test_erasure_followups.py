@@ -10,16 +10,23 @@ from pathlib import Path
 
 import pytest
 from conftest import write_csv
-from drops import ENQUIRY_HEADER, KEYS, POLICY, RESEARCH_HEADER, TODAY, enquiry_row, ingest, research_row
+from drops import (
+    ENQUIRY_HEADER,
+    KEYS,
+    POLICY,
+    RESEARCH_HEADER,
+    TODAY,
+    enquiry_row,
+    ingest,
+    requests,
+    research_row,
+    sync,
+)
 from sqlalchemy import text
 
 from crm_hygiene.ingest.kinds import ENQUIRIES, RESEARCH
 from crm_hygiene.run import RunInfo
-from crm_hygiene.subject_requests import process_inbox
-from crm_hygiene.suppression import sync_inbox
 
-REQUEST_HEADER = ["request_id", "type", "email", "received_at", "details"]
-SUPPRESSION_HEADER = ["reason", "email", "email_hmac", "phone", "domain", "scope", "added_at"]
 # Every way the erased person could still be read in a file.
 PAT_STRINGS = ("pat@acme.com", "Pat", "Quill", "7946 0555", "79460555")
 
@@ -28,20 +35,6 @@ class Crash(BaseException):
     """Stands for the process dying: nothing after it runs, nothing catches it."""
 
 
-def requests(crm, data_dir, name, rows, run_id=None):
-    inbox = data_dir / "inbox" / "requests"
-    if rows:
-        write_csv(inbox / name, REQUEST_HEADER, rows)
-    run = RunInfo(dag_id="process_data_subject_requests", run_id=run_id or name, today=TODAY)
-    return process_inbox(crm.engine, POLICY, KEYS, run, inbox, data_dir / "archive" / "requests",
-                         data_dir / "exports" / "dsr").as_dict()
-
-
-def sync(crm, data_dir, name, rows):
-    inbox = data_dir / "inbox" / "suppression"
-    write_csv(inbox / name, SUPPRESSION_HEADER, rows)
-    run = RunInfo(dag_id="sync_suppression_lists", run_id=name, today=TODAY)
-    return sync_inbox(crm.engine, POLICY, KEYS, run, inbox, data_dir / "archive" / "suppression").as_dict()
 
 
 def followups(crm) -> list[tuple]:

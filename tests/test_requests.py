@@ -13,11 +13,13 @@ from drops import (
     EVENT_HEADER,
     KEYS,
     POLICY,
+    REQUEST_HEADER,
     RESEARCH_HEADER,
     TODAY,
     enquiry_row,
     event_row,
     ingest,
+    requests,
     research_row,
 )
 from sqlalchemy import inspect, text
@@ -25,16 +27,6 @@ from sqlalchemy import inspect, text
 from crm_hygiene.ingest.kinds import ENQUIRIES, EVENTS, RESEARCH
 from crm_hygiene.run import RunInfo
 from crm_hygiene.subject_requests import process_inbox
-
-REQUEST_HEADER = ["request_id", "type", "email", "received_at", "details"]
-
-
-def requests(crm, data_dir, name, rows, today=TODAY):
-    inbox = data_dir / "inbox" / "requests"
-    write_csv(inbox / name, REQUEST_HEADER, rows)
-    run = RunInfo(dag_id="process_data_subject_requests", run_id=name, today=today)
-    return process_inbox(crm.engine, POLICY, KEYS, run, inbox, data_dir / "archive" / "requests",
-                         data_dir / "exports" / "dsr").as_dict()
 
 
 def hold_ingest(crm, data_dir):

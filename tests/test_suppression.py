@@ -18,6 +18,7 @@ from drops import (
     event_row,
     ingest,
     research_row,
+    sync,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,15 +28,6 @@ from crm_hygiene.keys import parse_hash_keys
 from crm_hygiene.normalise.email_address import canonical_email, email_match_key
 from crm_hygiene.run import RunInfo
 from crm_hygiene.suppression import sync_inbox, tps_due_for_rescreen
-
-SUPPRESSION_HEADER = ["reason", "email", "email_hmac", "phone", "domain", "scope", "added_at"]
-
-
-def sync(crm, data_dir, name, rows, keys=KEYS, today=TODAY):
-    inbox = data_dir / "inbox" / "suppression"
-    write_csv(inbox / name, SUPPRESSION_HEADER, rows)
-    run = RunInfo(dag_id="sync_suppression_lists", run_id=name, today=today)
-    return sync_inbox(crm.engine, POLICY, keys, run, inbox, data_dir / "archive" / "suppression").as_dict()
 
 
 def entry(reason, email="", *, email_hmac="", phone="", domain="", scope="", added_at="2026-11-01"):
