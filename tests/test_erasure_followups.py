@@ -24,6 +24,7 @@ from drops import (
 )
 from sqlalchemy import text
 
+from crm_hygiene.drops import files
 from crm_hygiene.ingest.kinds import ENQUIRIES, RESEARCH
 from crm_hygiene.run import RunInfo
 
@@ -231,4 +232,34 @@ def test_a_later_drop_naming_the_erased_person_is_archived_without_them(crm, dat
     assert "quill" not in _drop_folder_text(data_dir).lower()
     archived = next(p for p in (data_dir / "archive" / "research").iterdir() if p.name.endswith("_later.csv"))
     assert b"kim@acme.com" in archived.read_bytes() and len(archived.read_bytes().splitlines()) == 2
+    assert followups(crm) == []
+
+
+def test_a_drop_committed_but_not_archived_before_a_crash_is_still_scrubbed(crm, data_dir):
+    """The run that blocked Pat's rows crashed between its commit and the file's move; the
+    next run of any DAG archives that drop before scrubbing, so Pat's row goes with it."""
+    ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
+        research_row("Pat", "Quill", "pat@acme.com", phone="020 7946 0555")])
+    requests(crm, data_dir, "erase.csv", [["E-1", "erasure", "pat@acme.com", "2026-11-20", ""]])
+
+    real_archive = files.archive
+
+    def crash_on_later(path, target):
+        if path.name == "later.csv":
+            raise Crash
+        return real_archive(path, target)
+
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(Crash):
+        patch.setattr(files, "archive", crash_on_later)
+        ingest(crm, data_dir, RESEARCH, "later.csv", RESEARCH_HEADER, [
+            research_row("Kim", "Other", "kim@acme.com"), research_row("Pat", "Quill", "pat@acme.com")],
+            run_id="run-2")
+    assert (data_dir / "inbox" / "research" / "later.csv").exists()  # committed, never moved
+
+    requests(crm, data_dir, "", [], run_id="another-dag")  # another DAG's next run settles the to-do
+
+    assert not (data_dir / "inbox" / "research" / "later.csv").exists()
+    archived = next(p for p in (data_dir / "archive" / "research").iterdir() if p.name.endswith("_later.csv"))
+    assert b"kim@acme.com" in archived.read_bytes() and b"pat@" not in archived.read_bytes()
+    assert "quill" not in _drop_folder_text(data_dir).lower()
     assert followups(crm) == []

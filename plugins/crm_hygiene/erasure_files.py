@@ -42,6 +42,7 @@ from sqlalchemy import Engine, bindparam, text
 from crm_hygiene.audit import write_audit
 from crm_hygiene.db import read_sql
 from crm_hygiene.drops.files import REJECTED_DIR, within
+from crm_hygiene.drops.inbox import archive_processed_leftovers
 from crm_hygiene.keys import HashKey, HashKeys
 from crm_hygiene.normalise.country import CountryResolver, UnknownCountry
 from crm_hygiene.normalise.email_address import email_match_key
@@ -444,6 +445,10 @@ def complete_pending_erasures(engine: Engine, policy: Policy, keys: HashKeys, ru
             return counts
         _delete_answer_files(followups, data_folder / "exports", counts)
         matcher, counts.scrub_keys_unmatchable = erased_keys(followups, keys, policy)
+        if matcher:
+            # A drop whose run committed and then crashed before archiving it
+            # would otherwise reach archive/ after this scrub, unscrubbed.
+            archive_processed_leftovers(engine, data_folder / "inbox", data_folder / "archive")
         scrub_drops(data_folder, matcher, counts)
         counts.scrub_keys_done = sum(f.kind == "scrub_key" for f in followups)
         with engine.begin() as conn:

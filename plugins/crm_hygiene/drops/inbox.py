@@ -75,6 +75,28 @@ def set_aside_reason(exc: BaseException) -> str:
             "The run failed: the task log says where. Drop the file again once the cause is fixed.")
 
 
+def archive_processed_leftovers(engine: Engine, inbox_root: Path, archive_root: Path) -> int:
+    """Archive every drop, in any inbox, whose bytes a run committed but that run
+    crashed before moving: it is processed. Returns how many were moved.
+
+    Whoever rewrites archived drops (the erasure scrubber) calls this first, so
+    a drop waiting for its archive step is not missed by the rewrite.
+    """
+    moved = 0
+    if not inbox_root.is_dir():
+        return 0
+    for kind_inbox in sorted(p for p in inbox_root.iterdir() if p.is_dir() and not p.is_symlink()):
+        for path in files.pending_files(kind_inbox):
+            try:
+                sha256 = files.sha256_of(path)
+            except files.FileRejected:
+                continue  # swapped for a link meanwhile: its own run rejects it
+            if already_processed(engine, sha256):
+                files.archive(path, files.archive_target(path, archive_root / kind_inbox.name, sha256))
+                moved += 1
+    return moved
+
+
 def process_drops(
     engine: Engine, run: RunInfo, kind: str, inbox: Path, archive_dir: Path,
     handle: Callable[[Drop], None], tally: DropTally,
