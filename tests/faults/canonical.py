@@ -15,6 +15,10 @@ What "exactly as" means here (and what it deliberately does not):
   ``file_id`` -> the drop's ``sha256``), also where text carries one
   (``audit_log.subject_ref`` "file_id:3"), so who-is-linked-to-whom is compared.
   Paths stored in the database are compared relative to the data folder.
+  Audit rows of an action that finishes a durable to-do (``BATCHED_ACTIONS``:
+  erasure follow-ups) are compared as totals per action, since a re-run may
+  finish a crashed run's to-do as a batch of its own: how many rows, and which
+  DAG wrote them, may differ; what was deleted and counted may not.
 * Data folder: every file below it, by path and sha256 of its content, as a
   sorted list (so a drop archived twice shows as two entries). Two differences
   are tolerated: an archive or rejected name may differ only by the ``.N``
@@ -95,7 +99,31 @@ def database_dump(engine: Engine, data_dir: Path) -> dict[str, list[tuple]]:
                     values.append(_value(value, where))
                 rows.append(tuple(zip(columns, values, strict=True)))
             dump[table] = sorted(rows, key=repr)
+    if "audit_log" in dump:
+        dump["audit_log"] = _batched_actions_summed(dump["audit_log"])
     return dump
+
+
+# Audit actions that finish a durable to-do: a re-run after a crash may finish it in two
+# batches (two rows, perhaps written by another DAG), so their counts are compared as totals.
+BATCHED_ACTIONS = frozenset({"erasure_followups"})
+_SUMMED_DETAILS = ("answer_files_deleted", "rows_removed", "lines_removed", "cells_emptied")
+
+
+def _batched_actions_summed(rows: list[tuple]) -> list[tuple]:
+    kept, totals = [], {}
+    for row in rows:
+        cells = dict(row)
+        if cells.get("action") not in BATCHED_ACTIONS:
+            kept.append(row)
+            continue
+        total = totals.setdefault(cells["action"], {"rows_affected": 0, **dict.fromkeys(_SUMMED_DETAILS, 0)})
+        total["rows_affected"] += cells.get("rows_affected") or 0
+        details = json.loads(cells.get("details") or "{}")
+        for name in _SUMMED_DETAILS:
+            total[name] += details.get(name, 0)
+    kept += [(("action", action), ("totals", tuple(sorted(t.items())))) for action, t in sorted(totals.items())]
+    return sorted(kept, key=repr)
 
 
 def _without_wall_clock(node):
