@@ -261,26 +261,10 @@ def _check_after_kill(scene: Scene, expected: dict, how: str, faults: list[Fault
 # Crash windows found by this test: strict xfail, so the fix makes them fail until the mark
 # goes. (Fixed since, and kept as regressions: a rejected drop left without its reason or audit
 # row - "rejected_drop"; an erased person's answer file orphaned - "erasure_with_answers"; a
-# committed drop archived after the scrub, unscrubbed - "ingest_with_children".)
-_AUDIT_UNDERCOUNT = (
-    "a kill while erasure follow-ups rewrite drops (after a file's os.replace, before the to-do rows are "
-    "deleted and the audit row written): the re-run finds those files clean and its erasure_followups "
-    "audit row counts only what it removed itself (4 or 0 of 6 rows), so rows removed before the kill are "
-    "never audited (promise 6). Fix: audit each file's removals before its os.replace, once per (file, "
-    "to-do batch) as audit_once does, from the read-only pass that precedes the rewrite")
-_REQUEST_DROP_UNSCRUBBED = (
-    "a kill after one erasure request of a drop commits, before the drop is registered (requests commit "
-    "one by one, the drop last): the re-run's first complete_pending_erasures clears that request's scrub "
-    "keys while the drop is still in the inbox (archive_processed_leftovers only moves registered drops), "
-    "so the request's row - the erased person's address - stays in archive/requests/. Fix: keep a scrub "
-    "key pending while the drop that queued it is unregistered (tie erasure_followups rows to the drop's "
-    "sha256 and skip those whose drop is not in ingested_files yet); the run that archives the drop "
-    "completes them. Also: ") + _AUDIT_UNDERCOUNT
-KNOWN_CRASH_WINDOWS = {
-    "ingest_with_children": _AUDIT_UNDERCOUNT,
-    "erasure": _REQUEST_DROP_UNSCRUBBED,
-    "erasure_with_answers": _REQUEST_DROP_UNSCRUBBED,
-}
+# committed drop archived after the scrub, unscrubbed - "ingest_with_children"; a kill mid-scrub
+# left removals unaudited - "ingest_with_children"; a half-processed request drop archived
+# unscrubbed - "erasure", "erasure_with_answers".)
+KNOWN_CRASH_WINDOWS: dict[str, str] = {}
 
 
 @pytest.mark.slow

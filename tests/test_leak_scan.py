@@ -270,19 +270,10 @@ def _report(hits: list[Hit]) -> str:
     return "leaks:\n  " + "\n  ".join(str(h) for h in hits)
 
 
-# Leaks this scan found, as strict xfails: the fix makes the test fail until its mark goes.
-# Both are one gap: a phone-only erasure entry for someone whose only row was quarantined with
-# a country the pipeline does not know. drops.quarantine.phone_key gets region None, cannot read
-# the national number and stores its digits ("02079460906"), while the list's phone is read
-# with the default region ("+442079460906"): no match. The scrubber reads the archived row the
-# same way. Fix: fall back to the policy's default region when a row's country is empty or
-# unrecognised, in phone_key and in erasure_files' region choice, as the list parser does.
-_PHONE_ONLY_UNKNOWN_COUNTRY = (
-    "a phone-only erasure entry misses a person whose only row is quarantined with an unrecognised "
-    "country: their quarantined row (email_match_key, name_company_key, raw_row) and their row in the "
-    "archived drop stay, since the row's phone is keyed without a region and the list's with the default")
-ARCHIVES_KEEP_ERASED = pytest.mark.xfail(strict=True, reason=_PHONE_ONLY_UNKNOWN_COUNTRY)
-QUARANTINE_KEEPS_LIST_ERASED = pytest.mark.xfail(strict=True, reason=_PHONE_ONLY_UNKNOWN_COUNTRY)
+# Leaks this scan found, fixed since and kept as regressions: a headerless drop's rejection
+# quoted an address; a phone-only erasure missed a row quarantined with an unknown country
+# (its phone was keyed without a region); an answer file survived once the data folder moved
+# (its absolute path looked outside exports/).
 
 
 
@@ -311,7 +302,6 @@ def test_the_scan_finds_the_control_where_data_may_be(world):
 # One test per kind of place, so each known gap is tracked on its own.
 
 @pytest.mark.slow
-@QUARANTINE_KEEPS_LIST_ERASED
 def test_erased_people_are_not_in_the_crm(world):
     leaks = _of(ERASED, world.crm)
     assert not leaks, _report(leaks)
@@ -326,7 +316,6 @@ def test_erased_people_are_not_in_exports_reports_logs_or_xcom(world):
 
 
 @pytest.mark.slow
-@ARCHIVES_KEEP_ERASED
 def test_erased_people_are_not_in_archived_or_rejected_drops(world):
     leaks = [h for h in _of(ERASED, world.data) if not h.is_in(paths=("exports/", "reports/"))]
     assert not leaks, _report(leaks)
@@ -361,15 +350,8 @@ def test_no_personal_data_in_airflow_logs_or_xcom(world):
     assert not leaks, _report(leaks)
 
 
-MOVED = pytest.mark.xfail(strict=True, reason=(
-    "data_subject_requests.answer_file (and so the erasure to-do) holds the absolute path the answer was "
-    "written to; once $CRM_DATA_DIR is mounted elsewhere (a new container, a restored backup) "
-    "erasure_files._delete_answer_files finds it outside exports/, refuses it (answer_files_refused) and "
-    "the person's full access answer stays in exports/dsr/. Fix: store the path relative to exports/ "
-    "(dsr/<request_id>.json) and resolve it inside the current exports folder (drops.files.inside)"))
 
 
-@MOVED
 def test_an_erasure_after_the_data_folder_moved_still_deletes_the_answer(crm, tmp_path):
     """Promise 3 holds when the data folder is not where it was when the answer was written."""
     from drops import KEYS, POLICY, TODAY, ingest

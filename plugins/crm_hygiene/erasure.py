@@ -152,6 +152,7 @@ def erase(
     if identifiers_sql:
         conn.execute(text(f"INSERT INTO erase_keys (key_type, value) {identifiers_sql}"), params)
     conn.execute(text(read_sql("erasure/collect_keys.sql")))
+    conn.execute(text(read_sql("erasure/collect_quarantine_keys.sql")))
     plain = conn.execute(text("SELECT DISTINCT key_type, value FROM erase_keys WHERE value IS NOT NULL")).all()
 
     result.suppression_keys_added = _suppress(conn, keys, plain, suppression_reason, now)

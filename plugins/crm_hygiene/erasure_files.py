@@ -402,7 +402,19 @@ def _answer_path(exports: Path, stored: str) -> Path | None:
     return path if within(exports, path) else None
 
 
-def _delete_answer_files(followups: list[_Followup], exports: Path, counts: FollowupCounts) -> None:
+def _audit_once(engine: Engine, run: RunInfo, action: str, subject_ref: str, reason: str, rows: int,
+                details: dict | None = None) -> None:
+    """One audit row per (action, subject), whichever run writes it: written before the
+    file work it records, so a crash can neither lose nor repeat it."""
+    with engine.begin() as conn:
+        if conn.execute(text("SELECT 1 FROM audit_log WHERE action = :a AND subject_ref = :s"),
+                        {"a": action, "s": subject_ref}).first() is None:
+            write_audit(conn, run, action, subject_ref=subject_ref, reason=reason, rows_affected=rows,
+                        details=details)
+
+
+def _delete_answer_files(followups: list[_Followup], exports: Path, counts: FollowupCounts,
+                         engine: Engine, run: RunInfo) -> None:
     for item in followups:
         if item.kind != "answer_file" or not item.answer_file:
             continue
@@ -411,6 +423,8 @@ def _delete_answer_files(followups: list[_Followup], exports: Path, counts: Foll
             counts.answer_files_refused += 1
             continue
         if os.path.lexists(path):
+            _audit_once(engine, run, "delete_answer_file", f"followup:{item.followup_id}",
+                        "an erased person's access or portability answer deleted", 1)
             path.unlink()
             counts.answer_files_deleted += 1
         else:
@@ -434,13 +448,9 @@ def _audit_file_scrub(engine: Engine, run: RunInfo) -> Callable[[Path, ScrubResu
     written once, so the run that finishes a crashed scrub of those same bytes
     neither repeats it nor loses it (counts only; a drop's name can be a person's)."""
     def audit(path: Path, result: ScrubResult) -> None:
-        subject_ref = f"file:{sha256_of(path)}"
-        with engine.begin() as conn:
-            if conn.execute(text("SELECT 1 FROM audit_log WHERE action = 'scrub_drop_file' AND subject_ref = :s"),
-                            {"s": subject_ref}).first() is None:
-                write_audit(conn, run, "scrub_drop_file", subject_ref=subject_ref,
-                            reason="erased people's rows removed from an archived or rejected drop",
-                            rows_affected=result.records_removed + result.lines_removed, details=result._asdict())
+        _audit_once(engine, run, "scrub_drop_file", f"file:{sha256_of(path)}",
+                    "erased people's rows removed from an archived or rejected drop",
+                    result.records_removed + result.lines_removed, result._asdict())
     return audit
 
 
@@ -477,7 +487,7 @@ def complete_pending_erasures(engine: Engine, policy: Policy, keys: HashKeys, ru
         followups = pending_followups(engine)  # another run may have finished them meanwhile
         if not followups:
             return counts
-        _delete_answer_files(followups, data_folder / "exports", counts)
+        _delete_answer_files(followups, data_folder / "exports", counts, engine, run)
         matcher, counts.scrub_keys_unmatchable = erased_keys(followups, keys, policy)
         if matcher:
             # A drop whose run committed and then crashed before archiving it
@@ -488,9 +498,10 @@ def complete_pending_erasures(engine: Engine, policy: Policy, keys: HashKeys, ru
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM erasure_followups WHERE followup_id IN :ids").bindparams(
                 bindparam("ids", expanding=True)), {"ids": [f.followup_id for f in followups]})
-            # Rows removed from drops are audited per file (scrub_drop_file), before each rewrite.
+            # What was deleted is audited per answer file and per drop file, before
+            # each (delete_answer_file, scrub_drop_file); this row sums up the batch.
             write_audit(conn, run, "erasure_followups", subject_ref="erasure_followups",
                         reason="answer files deleted and drops scrubbed after erasure",
-                        rows_affected=counts.answer_files_deleted, details=asdict(counts))
+                        rows_affected=0, details=asdict(counts))
     log.info("erasure follow-ups: %s", asdict(counts))
     return counts

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
 from crm_hygiene.db import read_sql, timed_sql
+from crm_hygiene.drops import files
 from crm_hygiene.drops.cells import parse_whole_number
 from crm_hygiene.drops.inbox import process_drops
 from crm_hygiene.drops.reader import CsvDrop
@@ -198,11 +199,11 @@ def run_minor_reviews(engine: Engine, policy: Policy, keys: HashKeys, run: RunIn
                       archive_dir: Path) -> ReviewSummary:
     """The sweep DAG's work: decisions first, then the sweep, then the timeout."""
     summary = ReviewSummary()
-    complete_pending_erasures(engine, policy, keys, run)  # a crashed run's answer files and drops
+    complete_pending_erasures(engine, policy, keys, run, files.data_folder_of(inbox))  # a crashed run's answer files and drops
     process_review_files(engine, policy, keys, run, inbox, archive_dir, summary)
     sweep_held(engine, policy, keys, run, summary)
     expire_reviews(engine, policy, keys, run, summary)
-    complete_pending_erasures(engine, policy, keys, run)  # this run's removals, drops archived
+    complete_pending_erasures(engine, policy, keys, run, files.data_folder_of(inbox))  # this run's removals, drops archived
     with engine.connect() as conn:
         summary.open_reviews = conn.execute(
             text("SELECT COUNT(*) FROM minor_reviews WHERE status = 'open'")).scalar_one()

@@ -353,7 +353,7 @@ def due_report(engine: Engine, policy: Policy, run: RunInfo, summary: RequestSum
 def process_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inbox: Path,
                   archive_dir: Path, exports_dir: Path) -> RequestSummary:
     summary = RequestSummary()
-    complete_pending_erasures(engine, policy, keys, run)  # a crashed run's answer files and drops
+    complete_pending_erasures(engine, policy, keys, run, files.data_folder_of(inbox))  # a crashed run's answer files and drops
 
     def handle(drop: Drop) -> None:
         requests, bad = _read_file(drop, policy, run.today)
@@ -370,6 +370,6 @@ def process_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, 
         summary.rows_quarantined += len(bad)
 
     process_drops(engine, run, "requests", inbox, archive_dir, handle, summary)
-    complete_pending_erasures(engine, policy, keys, run)  # after the archive: the request rows too
+    complete_pending_erasures(engine, policy, keys, run, files.data_folder_of(inbox))  # after the archive: the request rows too
     due_report(engine, policy, run, summary)
     return summary

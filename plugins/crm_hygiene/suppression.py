@@ -22,6 +22,7 @@ from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
 from crm_hygiene.db import read_sql, use_large_work_mem
+from crm_hygiene.drops import files
 from crm_hygiene.drops.cells import OffCalendar, closed_set_value, parse_timestamp, wire_timestamp, within_dates
 from crm_hygiene.drops.files import FileRejected
 from crm_hygiene.drops.inbox import process_drops
@@ -286,7 +287,7 @@ def sync_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inb
                archive_dir: Path) -> SuppressionSummary:
     """Rehash held people after a key rotation, then load and apply every pending list."""
     summary = SuppressionSummary()
-    complete_pending_erasures(engine, policy, keys, run)  # a crashed run's answer files and drops
+    complete_pending_erasures(engine, policy, keys, run, files.data_folder_of(inbox))  # a crashed run's answer files and drops
     summary.prospects_rehashed = rehash_stale_prospects(engine, keys, run)
 
     def handle(drop: Drop) -> None:
@@ -297,6 +298,6 @@ def sync_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inb
         log.info("%s: %s", drop.name, asdict(counts))
 
     process_drops(engine, run, "suppression", inbox, archive_dir, handle, summary)
-    complete_pending_erasures(engine, policy, keys, run)  # after the archive: the lists' own rows too
+    complete_pending_erasures(engine, policy, keys, run, files.data_folder_of(inbox))  # after the archive: the lists' own rows too
     summary.tps_due_for_rescreen = tps_due_for_rescreen(engine, run)
     return summary

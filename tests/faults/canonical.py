@@ -104,16 +104,20 @@ def database_dump(engine: Engine, data_dir: Path) -> dict[str, list[tuple]]:
     return dump
 
 
-# Audit actions that finish a durable to-do: a re-run after a crash may finish it in two
-# batches (two rows, perhaps written by another DAG), so their counts are compared as totals.
-BATCHED_ACTIONS = frozenset({"erasure_followups"})
-_SUMMED_DETAILS = ("answer_files_deleted", "rows_removed", "lines_removed", "cells_emptied")
+# Audit actions of a durable to-do's file work, one row per file: a re-run after a crash may
+# do a file's work in two steps, or in another DAG, so their counts are compared as totals.
+# The batch summary (erasure_followups) counts what each batch happened to do and is left out.
+BATCHED_ACTIONS = frozenset({"scrub_drop_file", "delete_answer_file"})
+SUMMARY_ACTIONS = frozenset({"erasure_followups"})
+_SUMMED_DETAILS = ("records_removed", "lines_removed", "cells_emptied")
 
 
 def _batched_actions_summed(rows: list[tuple]) -> list[tuple]:
     kept, totals = [], {}
     for row in rows:
         cells = dict(row)
+        if cells.get("action") in SUMMARY_ACTIONS:
+            continue
         if cells.get("action") not in BATCHED_ACTIONS:
             kept.append(row)
             continue

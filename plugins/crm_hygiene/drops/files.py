@@ -44,6 +44,12 @@ def _refusal(mode: int) -> str | None:
     return None
 
 
+def data_folder_of(inbox: Path) -> Path:
+    """The data folder an inbox belongs to (contract: ``$CRM_DATA_DIR/inbox/<kind>/``), so
+    work on the whole folder (erasure follow-ups) happens where the drops are."""
+    return inbox.parent.parent
+
+
 def pending_entries(inbox: Path) -> list[InboxEntry]:
     """Every ``*.csv`` entry of ``inbox`` (case-insensitive), by name, links not followed."""
     if not inbox.is_dir():

@@ -144,5 +144,11 @@ def process_drops(
             reject_drop(engine, run, path, reason, action="file_set_aside", subject_ref=drop.subject_ref)
             tally.set_aside[path.name] = reason
             continue
-        files.archive(path, archived_as)
+        try:
+            files.archive(path, archived_as)
+        except FileNotFoundError:
+            # Committed, then archived meanwhile by an erasure's scrubber (which
+            # first moves processed drops it finds in any inbox): done either way.
+            if not already_processed(engine, drop.sha256):
+                raise
         tally.files_loaded += 1

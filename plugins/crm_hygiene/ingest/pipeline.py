@@ -198,7 +198,7 @@ def ingest_inbox(
 ) -> IngestSummary:
     """Ingest every pending file; rejected and set-aside files are reported, not raised."""
     summary = IngestSummary(kind=kind.name)
-    complete_pending_erasures(engine, policy, keys, run)  # a crashed run's answer files and drops
+    complete_pending_erasures(engine, policy, keys, run, files.data_folder_of(inbox))  # a crashed run's answer files and drops
 
     def handle(drop: Drop) -> None:
         counts = ingest_file(engine, drop, kind, policy, keys, run, workers)
@@ -207,5 +207,5 @@ def ingest_inbox(
         log.info("%s: %s", drop.name, asdict(counts))
 
     process_drops(engine, run, kind.name, inbox, archive_dir, handle, summary)
-    complete_pending_erasures(engine, policy, keys, run)  # after the archive: children and the erased turned away
+    complete_pending_erasures(engine, policy, keys, run, files.data_folder_of(inbox))  # after the archive: children and the erased turned away
     return summary
