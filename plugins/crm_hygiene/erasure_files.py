@@ -25,6 +25,7 @@ from __future__ import annotations
 import codecs
 import csv
 import fcntl
+import hashlib
 import io
 import logging
 import os
@@ -402,6 +403,14 @@ def _answer_path(exports: Path, stored: str) -> Path | None:
     return path if within(exports, path) else None
 
 
+def _file_ref(folder: Path, path: Path) -> str:
+    """How the audit log names one file's bytes at one place: a hash of its path
+    under `folder` and of its content (a drop's name can be a person's; two
+    archived copies of the same bytes are two files; ids of the to-do are reused)."""
+    where = path.relative_to(folder).as_posix() if within(folder, path) else path.name
+    return "file:" + hashlib.sha256(f"{where}\0{sha256_of(path)}".encode()).hexdigest()
+
+
 def _audit_once(engine: Engine, run: RunInfo, action: str, subject_ref: str, reason: str, rows: int,
                 details: dict | None = None) -> None:
     """One audit row per (action, subject), whichever run writes it: written before the
@@ -423,7 +432,7 @@ def _delete_answer_files(followups: list[_Followup], exports: Path, counts: Foll
             counts.answer_files_refused += 1
             continue
         if os.path.lexists(path):
-            _audit_once(engine, run, "delete_answer_file", f"followup:{item.followup_id}",
+            _audit_once(engine, run, "delete_answer_file", _file_ref(exports, path),
                         "an erased person's access or portability answer deleted", 1)
             path.unlink()
             counts.answer_files_deleted += 1
@@ -443,12 +452,12 @@ def erased_keys(followups: list[_Followup], keys: HashKeys, policy: Policy) -> t
     return matcher, len(scrub) - len(usable)
 
 
-def _audit_file_scrub(engine: Engine, run: RunInfo) -> Callable[[Path, ScrubResult], None]:
+def _audit_file_scrub(engine: Engine, run: RunInfo, data_folder: Path) -> Callable[[Path, ScrubResult], None]:
     """An audit row per drop file rewritten, named by the hash of its bytes before:
     written once, so the run that finishes a crashed scrub of those same bytes
     neither repeats it nor loses it (counts only; a drop's name can be a person's)."""
     def audit(path: Path, result: ScrubResult) -> None:
-        _audit_once(engine, run, "scrub_drop_file", f"file:{sha256_of(path)}",
+        _audit_once(engine, run, "scrub_drop_file", _file_ref(data_folder, path),
                     "erased people's rows removed from an archived or rejected drop",
                     result.records_removed + result.lines_removed, result._asdict())
     return audit
@@ -493,7 +502,7 @@ def complete_pending_erasures(engine: Engine, policy: Policy, keys: HashKeys, ru
             # A drop whose run committed and then crashed before archiving it
             # would otherwise reach archive/ after this scrub, unscrubbed.
             archive_processed_leftovers(engine, data_folder / "inbox", data_folder / "archive")
-        scrub_drops(data_folder, matcher, counts, _audit_file_scrub(engine, run))
+        scrub_drops(data_folder, matcher, counts, _audit_file_scrub(engine, run, data_folder))
         counts.scrub_keys_done = sum(f.kind == "scrub_key" for f in followups)
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM erasure_followups WHERE followup_id IN :ids").bindparams(
