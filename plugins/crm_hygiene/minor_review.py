@@ -35,6 +35,7 @@ from crm_hygiene.drops.small import SmallDropReader, record_small_drop
 from crm_hygiene.erasure import erase_minors, lock_out_admission
 from crm_hygiene.erasure_files import complete_pending_erasures
 from crm_hygiene.keys import HashKeys
+from crm_hygiene.legal_holds import load_pending_holds
 from crm_hygiene.minors import LIKELY, MinorRules
 from crm_hygiene.policy import Policy
 from crm_hygiene.run import RunInfo
@@ -199,6 +200,7 @@ def run_minor_reviews(engine: Engine, policy: Policy, keys: HashKeys, run: RunIn
                       archive_dir: Path) -> ReviewSummary:
     """The sweep DAG's work: decisions first, then the sweep, then the timeout."""
     summary = ReviewSummary()
+    load_pending_holds(engine, policy, keys, run, inbox, summary)  # holds first: the order of DAGs never matters
     complete_pending_erasures(engine, policy, keys, run, files.data_folder_of(inbox))  # a crashed run's answer files and drops
     process_review_files(engine, policy, keys, run, inbox, archive_dir, summary)
     sweep_held(engine, policy, keys, run, summary)

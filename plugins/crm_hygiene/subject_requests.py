@@ -36,6 +36,7 @@ from crm_hygiene.drops.small import SmallDropReader, record_small_drop
 from crm_hygiene.erasure import active_hold_exists, erase, lock_out_admission, queue_drop_scrub
 from crm_hygiene.erasure_files import complete_pending_erasures
 from crm_hygiene.keys import HashKeys, identifier_values
+from crm_hygiene.legal_holds import load_pending_holds
 from crm_hygiene.normalise.country import CountryResolver, UnknownCountry
 from crm_hygiene.normalise.email_address import InvalidEmail, canonical_email, email_match_key
 from crm_hygiene.normalise.phone import InvalidPhone, to_e164
@@ -353,6 +354,7 @@ def due_report(engine: Engine, policy: Policy, run: RunInfo, summary: RequestSum
 def process_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inbox: Path,
                   archive_dir: Path, exports_dir: Path) -> RequestSummary:
     summary = RequestSummary()
+    load_pending_holds(engine, policy, keys, run, inbox, summary)  # holds first: the order of DAGs never matters
     complete_pending_erasures(engine, policy, keys, run, files.data_folder_of(inbox))  # a crashed run's answer files and drops
 
     def handle(drop: Drop) -> None:

@@ -32,6 +32,7 @@ from crm_hygiene.drops.registry import Drop, DropTally, register_drop
 from crm_hygiene.erasure import erase, lock_out_admission
 from crm_hygiene.erasure_files import complete_pending_erasures
 from crm_hygiene.keys import HEX_HMAC, HashKeys
+from crm_hygiene.legal_holds import load_pending_holds
 from crm_hygiene.normalise.email_address import InvalidEmail, canonical_domain, canonical_email, email_match_key
 from crm_hygiene.normalise.phone import InvalidPhone, to_e164
 from crm_hygiene.policy import Policy
@@ -287,6 +288,7 @@ def sync_inbox(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inb
                archive_dir: Path) -> SuppressionSummary:
     """Rehash held people after a key rotation, then load and apply every pending list."""
     summary = SuppressionSummary()
+    load_pending_holds(engine, policy, keys, run, inbox, summary)  # holds first: the order of DAGs never matters
     complete_pending_erasures(engine, policy, keys, run, files.data_folder_of(inbox))  # a crashed run's answer files and drops
     summary.prospects_rehashed = rehash_stale_prospects(engine, keys, run)
 
