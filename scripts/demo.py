@@ -27,6 +27,7 @@ from crm_hygiene.sample_data import generate_inbox  # noqa: E402
 # Every DAG that exists so far, in the order data flows through them.
 INGEST_DAG_IDS = ("ingest_research_lists", "ingest_event_lists", "ingest_enquiries")
 ACTING_DAG_IDS = ("sync_suppression_lists", "process_data_subject_requests", "review_minors")
+APPLICANT_DAG_IDS = ("ingest_applicants",)  # job applicants: their own table, never prospects
 
 
 def demo_hash_key(data_dir: Path) -> None:
@@ -71,6 +72,30 @@ def drop_suppressions_and_requests(data_dir: Path, today: date) -> None:
                 emails[4:10], strict=True)):
             details = '{"job_title": "Head of Data"}' if kind == "rectification" else ""
             writer.writerow([f"DEMO-{today:%Y%m%d}-{i + 1}", kind, email, received, details])
+
+
+def drop_applicants(data_dir: Path, today: date) -> None:
+    """Three job applicants (pending, rejected, hired); fictional people on example.com.
+
+    Dropped once, as the suppression list is: a second demo drops nothing new.
+    """
+    inbox = data_dir / "inbox" / "applicants"
+    if list((data_dir / "archive" / "applicants").glob("*demo-applicants-*.csv")):
+        return
+    applied, decided = (today - timedelta(days=40)).isoformat(), (today - timedelta(days=5)).isoformat()
+    inbox.mkdir(parents=True, exist_ok=True)
+    with (inbox / f"demo-applicants-{today}.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["applicant_id", "first_name", "last_name", "email", "phone", "applied_at", "status",
+                         "decided_at", "retain_for_future_roles", "dispute"])
+        writer.writerow([f"DEMO-APP-{today:%Y%m%d}-1", "Pat", "Pending", "pat.pending@example.com", "",
+                         applied, "pending", "", "", ""])
+        writer.writerow([f"DEMO-APP-{today:%Y%m%d}-2", "Rory", "Rejected", "rory.rejected@example.com", "",
+                         applied, "rejected", decided, "yes", "no"])
+        writer.writerow([f"DEMO-APP-{today:%Y%m%d}-3", "Hana", "Hired", "hana.hired@example.com", "",
+                         applied, "hired", decided, "", ""])
+
+
 ROWS = 2000
 SEED = 42
 
@@ -100,6 +125,8 @@ def main() -> int:
     results = [run_dag(dag_id, today.isoformat()) for dag_id in INGEST_DAG_IDS]
     drop_suppressions_and_requests(data_dir, today)
     results += [run_dag(dag_id, today.isoformat()) for dag_id in ACTING_DAG_IDS]
+    drop_applicants(data_dir, today)
+    results += [run_dag(dag_id, today.isoformat()) for dag_id in APPLICANT_DAG_IDS]
     print("3. What the CRM holds now")
     for label, value in summary_counts(make_engine(settings.database_url_from_env())).items():
         print(f"  {label:<40} {value:>8,}")
@@ -107,7 +134,7 @@ def main() -> int:
 Where to look
   CRM database      {data_dir / 'crm.db'}   (sqlite3 it; tables prospects, marketing_prospects,
                     prospect_sources, quarantine, audit_log, ingested_files, suppression_list,
-                    data_subject_requests, minor_reviews)
+                    data_subject_requests, minor_reviews, applicants)
   minor reviews     decide by dropping {data_dir / 'inbox' / 'reviews'}/*.csv (prospect_id, decision),
                     or trigger review_minors with ask_in_airflow on and answer in the Airflow UI
   request answers   {data_dir / 'exports' / 'dsr'}/<request_id>.json

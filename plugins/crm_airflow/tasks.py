@@ -80,6 +80,20 @@ def sync_suppression_lists() -> dict:
     return summary
 
 
+def ingest_applicants() -> dict:
+    """Load every pending applicants drop (kept apart from prospects); counts only."""
+    from crm_hygiene import settings
+    from crm_hygiene.applicants import process_applicant_files
+    from crm_hygiene.policy import load_policy
+
+    summary = process_applicant_files(
+        crm_engine(), load_policy(), run_info(), settings.inbox_dir("applicants"), settings.archive_dir("applicants"),
+    ).as_dict()
+    log.info("applicants summary: %s", summary)
+    _fail_on_rejected_files(summary, "applicants")
+    return summary
+
+
 def process_data_subject_requests() -> dict:
     """Record and carry out every pending request; fail loudly on rejects and on
     open requests due within the policy's warning period or overdue."""

@@ -47,6 +47,7 @@ SUMMARY_QUERIES = {
     "likely minors awaiting review": "SELECT COUNT(*) FROM minor_reviews WHERE status = 'open'",
     "data-subject requests (open)": "SELECT COUNT(*) FROM data_subject_requests WHERE status = 'open'",
     "data-subject requests (done or refused)": "SELECT COUNT(*) FROM data_subject_requests WHERE status <> 'open'",
+    "applicants held": "SELECT COUNT(*) FROM applicants",
     "audit log entries": "SELECT COUNT(*) FROM audit_log",
 }
 

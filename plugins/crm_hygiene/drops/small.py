@@ -43,11 +43,13 @@ class SmallDropReader:
 
 
 def record_small_drop(conn: Connection, drop: Drop, run: RunInfo, rows_good: int, bad: list[QuarantineRow],
-                      what: str) -> None:
+                      what: str) -> int:
     """Quarantine a small drop's bad rows, register the drop and audit the quarantine
-    (`what` names the rows, e.g. "request rows"; counts only, never values)."""
+    (`what` names the rows, e.g. "request rows"; counts only, never values).
+    Returns the drop's file_id, for rows that name the drop they came from."""
     quarantine_rows(conn, bad)
-    register_drop(conn, drop, run, rows_read=rows_good + len(bad), rows_quarantined=len(bad))
+    file_id = register_drop(conn, drop, run, rows_read=rows_good + len(bad), rows_quarantined=len(bad))
     if bad:
         write_audit(conn, run, "quarantine_rows", subject_ref=drop.subject_ref,
                     reason=f"{what} failed checks", rows_affected=len(bad))
+    return file_id
