@@ -213,3 +213,34 @@ def test_migration_goes_down_and_up_again(crm):
         conn.execute(text(
             "INSERT INTO applicants (applicant_id, email, email_match_key, status, applied_at, created_at, "
             "updated_at) VALUES ('A', 'c@d.com', 'c@d.com', 'pending', '2026-01-01', '2026-01-01', '2026-01-01')"))
+
+
+def test_an_erasure_takes_the_persons_applications_and_their_applicant_drop_rows(crm, data_dir):
+    """Contract promise 3: after an erasure the person is nowhere, their applications included."""
+    from drops import requests
+
+    drop(crm, data_dir, "a.csv", [row("APP-1", "Pat.Quill+jobs@acme.com", first="Pat", last="Quill"),
+                                 row("APP-2", "kim@acme.com", first="Kim", last="Other")])
+    summary = requests(crm, data_dir, "e.csv", [["E-1", "erasure", "pat.quill@acme.com", "2026-11-20", ""]])
+    assert summary["outcomes"] == {"erasure:not_held_suppressed": 1}  # not held as a prospect
+    assert [a[0] for a in applicants(crm)] == ["APP-2"]
+    archived = "".join(p.read_text() for p in (data_dir / "archive" / "applicants").iterdir())
+    assert "kim@acme.com" in archived and "quill" not in archived.lower()
+
+
+def test_a_list_erasure_leaves_a_held_persons_application_and_quarantined_rows(crm, data_dir):
+    """A legal hold keeps everything of the person while it stands, whoever names them."""
+    from drops import sync
+
+    from crm_hygiene.keys import parse_hash_keys
+    from crm_hygiene.normalise.email_address import email_match_key
+
+    drop(crm, data_dir, "a.csv", [row("APP-1", "held@acme.com"), row("APP-2", "held@acme.com", applied="bad")])
+    keys = parse_hash_keys(__import__("os").environ["CRM_HASH_KEY"])
+    with crm.engine.begin() as conn:
+        conn.execute(text("INSERT INTO legal_holds (subject_hash, key_id, case_ref, placed_at) "
+                          "VALUES (:h, :k, 'CASE-1', '2026-01-01 00:00:00')"),
+                     {"h": keys.current.digest(email_match_key("held@acme.com")), "k": keys.current.key_id})
+    sync(crm, data_dir, "s.csv", [["erasure", "held@acme.com", "", "", "", "", "2026-11-01"]])
+    assert [a[0] for a in applicants(crm)] == ["APP-1"]
+    assert crm.scalar("SELECT COUNT(*) FROM quarantine WHERE email_match_key = 'held@acme.com'") == 1

@@ -69,6 +69,7 @@ class ErasureResult:
     quarantine_deleted: int = 0
     suppression_keys_added: int = 0
     reviews_closed: int = 0
+    applicants_deleted: int = 0
     scrub_keys_queued: int = 0
     answer_files: list[str] = field(default_factory=list)  # queued for deletion after the commit
 
@@ -77,6 +78,7 @@ class ErasureResult:
             "erased": self.erased, "linked": self.linked, "refused_legal_hold": self.refused_legal_hold,
             "sources_deleted": self.sources_deleted, "quarantine_deleted": self.quarantine_deleted,
             "suppression_keys_added": self.suppression_keys_added, "reviews_closed": self.reviews_closed,
+            "applicants_deleted": self.applicants_deleted,
             "scrub_keys_queued": self.scrub_keys_queued, "answer_files_queued": len(self.answer_files),
         }
 
@@ -154,10 +156,17 @@ def erase(
     conn.execute(text(read_sql("erasure/collect_keys.sql")))
     conn.execute(text(read_sql("erasure/collect_quarantine_keys.sql")))
     plain = conn.execute(text("SELECT DISTINCT key_type, value FROM erase_keys WHERE value IS NOT NULL")).all()
+    if held := _held_addresses(conn, keys, plain, now):
+        # A list can name a held person in plain: their quarantined rows and
+        # applications stay while the hold stands, as their record does.
+        conn.execute(_expanding("DELETE FROM erase_keys WHERE key_type = 'email' AND value IN :held",
+                                {"held": held}), {"held": held})
+        plain = [(t, v) for t, v in plain if not (t == "email" and v in held)]
 
     result.suppression_keys_added = _suppress(conn, keys, plain, suppression_reason, now)
     result.scrub_keys_queued = _queue_scrub_keys(conn, keys, plain, scrub_hashes_sql, params, subject_ref, now)
     result.quarantine_deleted = conn.execute(text(read_sql("erasure/purge_quarantine.sql"))).rowcount
+    result.applicants_deleted = conn.execute(text(read_sql("erasure/delete_applicants.sql"))).rowcount
     email_plain = sorted(v for t, v in plain if t == "email")
     if email_plain:
         # Someone they referred keeps their own record, but not who referred them.
@@ -178,6 +187,15 @@ def erase(
     write_audit(conn, run, "erase", subject_ref=subject_ref, reason=reason,
                 rows_affected=result.erased, details=result.counts())
     return result
+
+
+def _held_addresses(conn: Connection, keys: HashKeys, plain, now) -> list[str]:
+    """The plain email keys an active legal hold names (holds store keyed hashes only)."""
+    holds = set(conn.execute(text(read_sql("erasure/active_hold_hashes.sql")).bindparams(
+        bindparam("now", type_=DateTime)), {"now": now}).scalars())
+    if not holds:
+        return []
+    return sorted(v for t, v in plain if t == "email" and any(d in holds for _, d in keys.all_digests(v)))
 
 
 def _suppress(conn: Connection, keys: HashKeys, plain, reason: str | None, now) -> int:
