@@ -63,11 +63,11 @@ def _airflow_metadata_db() -> None:
 _airflow_metadata_db()
 
 
-@pytest.fixture(scope="session")
-def pg_database_url():
-    """A database of this worker's own on the local PostgreSQL, schema migrated."""
+def fresh_pg_database(purpose: str = ""):
+    """An empty database of this worker's own on the local PostgreSQL: its URL and
+    a function that drops it. Unreachable PostgreSQL fails under CI=true, else skips."""
     # CRM_TEST_DB_PREFIX keeps two checkouts testing at once off each other's databases.
-    name = f"crm_test_{os.environ.get('CRM_TEST_DB_PREFIX', '')}{WORKER}".lower()
+    name = f"crm_test_{os.environ.get('CRM_TEST_DB_PREFIX', '')}{purpose}{WORKER}".lower()
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -78,12 +78,22 @@ def pg_database_url():
         if IN_CI:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+@pytest.fixture(scope="session")
+def pg_database_url():
+    """A database of this worker's own on the local PostgreSQL, schema migrated."""
+    url, drop = fresh_pg_database()
     upgrade_schema(make_engine(url))
     yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    drop()
 
 
 class CRM:

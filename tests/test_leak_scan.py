@@ -27,11 +27,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from conftest import IN_CI, PG_ADMIN_URL, REPO, WORKER, write_csv
+from conftest import REPO, fresh_pg_database, write_csv
 from drops import EVENT_HEADER, RESEARCH_HEADER, event_row, research_row
 from leak_scan import Hit, scan_database, scan_folder
 from sqlalchemy import bindparam, create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from crm_hygiene.db import make_engine, upgrade_schema
 
@@ -147,23 +146,7 @@ class World(NamedTuple):
 def _crm_url(backend: str, tmp: Path) -> tuple[str, object]:
     if backend == "sqlite":
         return f"sqlite:///{tmp / 'crm.db'}", None
-    name = f"crm_test_{os.environ.get('CRM_TEST_DB_PREFIX', '')}leak_{WORKER}".lower()
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        message = f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {exc.orig}"
-        if IN_CI:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
+    return fresh_pg_database("leak_")
 
 
 def _airflow_conn(backend: str, url: str) -> str:

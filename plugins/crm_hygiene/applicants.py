@@ -31,9 +31,8 @@ from crm_hygiene.bulk import bulk_insert
 from crm_hygiene.db import read_sql, timed_sql
 from crm_hygiene.drops.cells import OffCalendar, closed_set_value, parse_timestamp, wire_timestamp, within_dates
 from crm_hygiene.drops.inbox import process_drops
-from crm_hygiene.drops.reader import CsvDrop
 from crm_hygiene.drops.registry import Drop, DropTally
-from crm_hygiene.drops.small import SmallDropReader, record_small_drop
+from crm_hygiene.drops.small import read_small_drop, record_small_drop
 from crm_hygiene.normalise.email_address import InvalidEmail, canonical_email, email_match_key
 from crm_hygiene.normalise.phone import InvalidPhone, to_e164
 from crm_hygiene.normalise.text import clean_text
@@ -160,17 +159,8 @@ def parse_row(row: dict[str, str], policy: Policy, today: date) -> tuple[Applica
 
 def read_drop(drop: Drop, policy: Policy, today: date) -> tuple[list[Applicant], list]:
     """The file's valid applicants in file order, and its bad rows as quarantine rows."""
-    applicants = []
-    with CsvDrop(drop.path, required=REQUIRED_COLUMNS, known=OPTIONAL_COLUMNS,
-                 lengths=policy.input_validation.max_cell_length) as csv_drop:
-        small = SmallDropReader(drop, csv_drop)
-        for record in small.good_records():
-            applicant, reasons = parse_row(record.cells, policy, today)
-            if applicant is None:
-                small.quarantine(record, reasons)
-            else:
-                applicants.append(applicant)
-    return applicants, small.bad
+    return read_small_drop(drop, policy, REQUIRED_COLUMNS, OPTIONAL_COLUMNS,
+                           lambda cells: parse_row(cells, policy, today))
 
 
 class LoadCounts(NamedTuple):

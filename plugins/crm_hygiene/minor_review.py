@@ -29,9 +29,8 @@ from crm_hygiene.db import read_sql, timed_sql
 from crm_hygiene.drops import files
 from crm_hygiene.drops.cells import parse_whole_number
 from crm_hygiene.drops.inbox import process_drops
-from crm_hygiene.drops.reader import CsvDrop
 from crm_hygiene.drops.registry import Drop, DropTally
-from crm_hygiene.drops.small import SmallDropReader, record_small_drop
+from crm_hygiene.drops.small import read_small_drop, record_small_drop
 from crm_hygiene.erasure import erase_minors, lock_out_admission
 from crm_hygiene.erasure_files import complete_pending_erasures
 from crm_hygiene.keys import HashKeys
@@ -109,17 +108,8 @@ def _parse_row(row: dict[str, str]) -> tuple[tuple[int, str] | None, list[str]]:
 
 
 def _read_decisions(drop: Drop, policy: Policy) -> tuple[list[tuple[int, str]], list]:
-    decisions = []
-    with CsvDrop(drop.path, required=REQUIRED_COLUMNS, lengths=policy.input_validation.max_cell_length) as csv_drop:
-        # Only the two columns a decision has: nothing personal to keep.
-        small = SmallDropReader(drop, csv_drop, keep_columns=REQUIRED_COLUMNS)
-        for record in small.good_records():
-            decision, reasons = _parse_row(record.cells)
-            if decision is None:
-                small.quarantine(record, reasons)
-            else:
-                decisions.append(decision)
-    return decisions, small.bad
+    # A bad row keeps only the two columns a decision has: nothing personal.
+    return read_small_drop(drop, policy, REQUIRED_COLUMNS, (), _parse_row, keep_columns=REQUIRED_COLUMNS)
 
 
 def process_review_files(engine: Engine, policy: Policy, keys: HashKeys, run: RunInfo, inbox: Path,

@@ -30,9 +30,8 @@ from crm_hygiene.audit import write_audit
 from crm_hygiene.drops import files
 from crm_hygiene.drops.cells import OffCalendar, closed_set_value, parse_timestamp, within_dates
 from crm_hygiene.drops.inbox import process_drops
-from crm_hygiene.drops.reader import CsvDrop
 from crm_hygiene.drops.registry import Drop, DropTally
-from crm_hygiene.drops.small import SmallDropReader, record_small_drop
+from crm_hygiene.drops.small import read_small_drop, record_small_drop
 from crm_hygiene.erasure import active_hold_exists, erase, lock_out_admission, queue_drop_scrub
 from crm_hygiene.erasure_files import complete_pending_erasures
 from crm_hygiene.keys import HashKeys, identifier_values
@@ -128,17 +127,8 @@ def _parse_row(row: dict[str, str], policy: Policy, today: date | None = None) -
 
 def _read_file(drop: Drop, policy: Policy, today: date) -> tuple[list[Request], list]:
     """The file's valid requests, and its bad rows as quarantine rows."""
-    requests = []
-    with CsvDrop(drop.path, required=REQUIRED_COLUMNS, known=OPTIONAL_COLUMNS,
-                 lengths=policy.input_validation.max_cell_length) as csv_drop:
-        small = SmallDropReader(drop, csv_drop)
-        for record in small.good_records():
-            request, reasons = _parse_row(record.cells, policy, today)
-            if request is None:
-                small.quarantine(record, reasons)
-            else:
-                requests.append(request)
-    return requests, small.bad
+    return read_small_drop(drop, policy, REQUIRED_COLUMNS, OPTIONAL_COLUMNS,
+                           lambda cells: _parse_row(cells, policy, today))
 
 
 def _record(conn: Connection, request: Request, policy: Policy, keys: HashKeys, run: RunInfo) -> bool:

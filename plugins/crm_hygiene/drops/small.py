@@ -3,7 +3,8 @@ row quarantined, the drop registered with its counts in one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from sqlalchemy import Connection
 
@@ -12,7 +13,10 @@ from crm_hygiene.drops.cells import wire_timestamp
 from crm_hygiene.drops.quarantine import QuarantineRow, identity_keys, quarantine_rows, record_keys
 from crm_hygiene.drops.reader import CsvDrop, DropRecord
 from crm_hygiene.drops.registry import Drop, register_drop
+from crm_hygiene.policy import Policy
 from crm_hygiene.run import RunInfo, utc_now
+
+Parsed = TypeVar("Parsed")
 
 
 class SmallDropReader:
@@ -40,6 +44,26 @@ class SmallDropReader:
         keys = record_keys(record) if record.unsplit is not None else identity_keys(record.cells)
         self.bad.append(QuarantineRow(self.drop.kind, self.drop.name, self.drop.sha256, record.row_number,
                                       ";".join(reasons), raw, *keys, self._now))
+
+
+def read_small_drop(
+    drop: Drop, policy: Policy, required: tuple[str, ...], optional: tuple[str, ...],
+    parse: Callable[[dict[str, str]], tuple[Parsed | None, list[str]]],
+    keep_columns: tuple[str, ...] | None = None,
+) -> tuple[list[Parsed], list[QuarantineRow]]:
+    """Every row of a small drop through `parse` (a value, or the reasons it cannot be
+    one): the values in file order, and the bad rows as quarantine rows."""
+    parsed: list[Parsed] = []
+    with CsvDrop(drop.path, required=required, known=optional,
+                 lengths=policy.input_validation.max_cell_length) as csv_drop:
+        small = SmallDropReader(drop, csv_drop, keep_columns)
+        for record in small.good_records():
+            value, reasons = parse(record.cells)
+            if value is None:
+                small.quarantine(record, reasons)
+            else:
+                parsed.append(value)
+    return parsed, small.bad
 
 
 def record_small_drop(conn: Connection, drop: Drop, run: RunInfo, rows_good: int, bad: list[QuarantineRow],
