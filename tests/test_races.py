@@ -101,36 +101,34 @@ def assert_pat_erased_for_good(crm):
                       "AND reason = 'erasure'", h=KEYS.current.digest("pat@acme.com")) == 1
 
 
+def _second_waits_for_the_first(crm, first: Worker, paused, resume, second: Worker, why: str) -> None:
+    """Start `first` until it stops at its pause, start `second`, check it is blocked
+    behind `first`'s transaction, then let both finish."""
+    first.start()
+    assert paused.wait(PAUSE_LIMIT_S), why
+    second.start()
+    wait_until_blocked(crm, second)
+    resume.set()
+    first.finish()
+    second.finish()
+
+
 def test_an_erasure_committing_during_admission_is_not_undone(crm, data_dir, monkeypatch):
     paused, resume = pause_in(monkeypatch, _admission_module(), "read_sql", "ingest",
                               when=lambda name: name == "ingest/count_held_candidates.sql")
-    ingesting = Worker("ingest", lambda: ingest_pat(crm, data_dir))
-    ingesting.start()
-    assert paused.wait(PAUSE_LIMIT_S), "the ingest never reached admission"
-    # The suppression check has run; the insert has not. Now the erasure comes in.
-    erasing = Worker("erasure", lambda: erase_pat(crm, data_dir))
-    erasing.start()
-    wait_until_blocked(crm, erasing)
-    resume.set()
-    ingesting.finish()
-    erasing.finish()
-
+    # The ingest pauses after its suppression check, before its insert; then the erasure comes in.
+    _second_waits_for_the_first(crm, Worker("ingest", lambda: ingest_pat(crm, data_dir)), paused, resume,
+                                Worker("erasure", lambda: erase_pat(crm, data_dir)),
+                                "the ingest never reached admission")
     assert_pat_erased_for_good(crm)
 
 
 def test_an_admission_during_an_uncommitted_erasure_waits_for_it(crm, data_dir, monkeypatch):
     paused, resume = pause_in(monkeypatch, erasure, "write_audit", "erasure")
-    erasing = Worker("erasure", lambda: erase_pat(crm, data_dir))
-    erasing.start()
-    assert paused.wait(PAUSE_LIMIT_S), "the erasure never ran"
-    # The erasure's hash is written but not committed; now the ingest comes in.
-    ingesting = Worker("ingest", lambda: ingest_pat(crm, data_dir))
-    ingesting.start()
-    wait_until_blocked(crm, ingesting)
-    resume.set()
-    erasing.finish()
-    ingesting.finish()
-
+    # The erasure pauses with its hash written but not committed; then the ingest comes in.
+    _second_waits_for_the_first(crm, Worker("erasure", lambda: erase_pat(crm, data_dir)), paused, resume,
+                                Worker("ingest", lambda: ingest_pat(crm, data_dir)),
+                                "the erasure never ran")
     assert_pat_erased_for_good(crm)
 
 
