@@ -21,7 +21,7 @@ CONTRACT_DAG_IDS = {
 PROJECT_DAG_IDS = {"review_minors"}
 INGEST_DAGS = {"ingest_research_lists": "research", "ingest_event_lists": "events", "ingest_enquiries": "enquiries"}
 BUILT_DAGS = sorted([*INGEST_DAGS, "sync_suppression_lists", "process_data_subject_requests", "review_minors",
-                     "ingest_applicants"])
+                     "ingest_applicants", "retention_sweep"])
 # DAGs that change what is held about prospects announce it; applicants are not prospects.
 NOT_ABOUT_PROSPECTS = {"ingest_applicants"}
 HEAVY_MODULES = {"pandas", "numpy", "great_expectations", "sqlalchemy", "phonenumbers", "email_validator",
@@ -183,6 +183,33 @@ def test_request_dag_answers_and_fails_loudly_a_week_before_an_open_request_fall
     assert _run(dagbag.get_dag("ingest_research_lists"), monkeypatch, crm).state == "success"
     assert _run(dag, monkeypatch, crm).state == "failed"
     assert crm.scalar("SELECT status FROM data_subject_requests WHERE request_id = 'REQ-2'") == "open"
+
+
+def test_retention_dag_stops_at_the_breaker_and_acts_with_force_and_dry_run_changes_nothing(
+        dagbag, crm, data_dir, monkeypatch):
+    write_csv(data_dir / "inbox" / "research" / "r.csv",
+              ["first_name", "last_name", "email", "phone", "company", "job_title", "country", "source",
+               "source_url", "collected_at"],
+              [["Old", "Contact", "old@acme.com", "", "Acme", "Head of Sales", "UK", "linkedin", "", "2025-06-01"],
+               ["New", "Contact", "new@acme.com", "", "Acme", "CTO", "UK", "linkedin", "", "2031-06-01"]])
+    assert _run(dagbag.get_dag("ingest_research_lists"), monkeypatch, crm).state == "success"
+    dag = dagbag.get_dag("retention_sweep")
+    state = _crm_state(crm)
+    # 1 of 2 prospects is past six years: 50% is over the 20% breaker.
+    assert _run(dag, monkeypatch, crm).state == "failed"
+    assert _crm_state(crm) == state
+    dry = dag.test(logical_date=LOGICAL_DATE, run_conf={"dry_run": True, "force": True})
+    assert dry.state == "success" and _crm_state(crm) == state
+    for task in dag.tasks:
+        task.retries = 0
+    forced = dag.test(logical_date=LOGICAL_DATE.replace(day=2), run_conf={"dry_run": False, "force": True})
+    assert forced.state == "success"
+    assert crm.rows("SELECT email, status, job_title FROM prospects ORDER BY status") == [
+        ("new@acme.com", "active", "CTO"), (None, "anonymised", "director")]
+    report = json.loads((data_dir / "reports" / "retention_2032-01-02.json").read_text())
+    assert report["runs"][-1]["classes"]["prospects"]["acted"] == 1
+    assert [r["status"] for r in json.loads((data_dir / "reports" / "retention_2032-01-01.json").read_text())[
+        "runs"]] == ["blocked", "blocked"]
 
 
 def test_no_plugin_module_shadows_an_installed_module():

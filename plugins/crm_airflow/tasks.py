@@ -178,3 +178,33 @@ def apply_reviewer_answers(reviews: list[dict], answers: list[dict]) -> dict:
         counts = apply_decisions(conn, policy, keys, run, decisions, "airflow_hitl")
     complete_pending_erasures(engine, policy, keys, run)  # the removed children's drops and answers
     return {"decided": len(decisions), **asdict(counts)}
+
+
+def retention_sweep(dry_run: bool | str = False, force: bool | str = False) -> dict:
+    """Purge or anonymise what is past retention as of the logical date; counts only.
+
+    Fails for good (no retry can help) when the circuit breaker stops the sweep,
+    when a legal-holds drop was rejected, or when the re-check finds anything
+    left; the report in reports/ says which class and how many.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from crm_hygiene import settings
+    from crm_hygiene.policy import load_policy
+    from crm_hygiene.retention.sweep import RetentionBlocked, RetentionIncomplete, run_retention_sweep
+
+    try:
+        report = run_retention_sweep(crm_engine(), load_policy(), hash_keys(), run_info(), settings.data_dir(),
+                                     dry_run=_flag(dry_run), force=_flag(force))
+    except (RetentionBlocked, RetentionIncomplete) as exc:
+        raise AirflowFailException(str(exc)) from None
+    summary = report.as_dict()
+    log.info("retention sweep: %s", summary)
+    if problem := _rejected_files_problem(report.tally.files_dict(), "legal_holds"):
+        raise AirflowFailException(problem)
+    return summary
+
+
+def _flag(value: bool | str) -> bool:
+    """A boolean Param, rendered into a template as text ('True') or passed as itself."""
+    return str(value).strip().lower() in ("true", "1", "yes")

@@ -145,6 +145,27 @@ class ErasedKeys:
         return any(self.phone(token) for token in _PHONE_TOKEN.findall(line))
 
 
+class EveryoneBut:
+    """The matcher for keeping only some people's rows (a legal hold over a drop
+    past retention): every row that does *not* name one of `kept` is the one to remove."""
+
+    def __init__(self, kept: ErasedKeys):
+        self._kept = kept
+
+    def __bool__(self) -> bool:
+        return True
+
+    def email(self, cell: str | None) -> bool | None:
+        named = self._kept.email(cell)
+        return None if named is None else not named
+
+    def row_is_erased(self, row: dict[str, str]) -> bool:
+        return not self._kept.row_is_erased(row)
+
+    def line_is_erased(self, line: str) -> bool:
+        return not self._kept.line_is_erased(line)
+
+
 @lru_cache(maxsize=100_000)
 def _phone_forms(cell: str, region: str) -> tuple[str, ...]:
     """E.164 (read in the row's country), and the digits as a fallback as quarantine keeps them."""
@@ -292,6 +313,26 @@ class _Discard:
         return None
 
 
+def _dry_scrub(path: Path, erased: ErasedKeys):
+    """A read-only pass: (encoding, scrubber, what a rewrite would remove)."""
+    enc = _sniff(path)
+    # A CSV in a legacy encoding is still a CSV; only what reads as neither is scanned as lines.
+    latin1 = _Encoding(b"", "latin-1")
+    for encoding, scrub in ((enc, _scrub_csv), (latin1, _scrub_csv), (enc, _scrub_lines), (latin1, _scrub_lines)):
+        try:
+            with _open_text(path, encoding) as fh:
+                return encoding, scrub, scrub(fh, _Discard(), erased)
+        except (UnicodeError, csv.Error, _NotCsv):
+            continue
+    return None, None, ScrubResult(0, 0, 0)
+
+
+def rows_naming(path: Path, people: ErasedKeys) -> int:
+    """How many records (or, for a file that is not CSV, lines) of `path` name one of `people`."""
+    result = _dry_scrub(path, people)[2]
+    return result.records_removed + result.lines_removed
+
+
 def scrub_file(path: Path, erased: ErasedKeys,
                before_rewrite: Callable[[Path, ScrubResult], None] = lambda _path, _result: None) -> ScrubResult:
     """Rewrite `path` atomically without the erased people's rows; unchanged files are not touched.
@@ -300,20 +341,11 @@ def scrub_file(path: Path, erased: ErasedKeys,
     written. `before_rewrite` hears what will be removed before the file is
     replaced (the audit row goes first, so a crash cannot leave a removal unaudited).
     """
-    enc = _sniff(path)
-    # A CSV in a legacy encoding is still a CSV; only what reads as neither is scanned as lines.
-    latin1 = _Encoding(b"", "latin-1")
-    for encoding, scrub in ((enc, _scrub_csv), (latin1, _scrub_csv), (enc, _scrub_lines), (latin1, _scrub_lines)):
-        try:
-            with _open_text(path, encoding) as fh:
-                result = scrub(fh, _Discard(), erased)
-        except (UnicodeError, csv.Error, _NotCsv):
-            continue
-        if result.changed:
-            before_rewrite(path, result)
-            _rewrite(path, encoding, scrub, erased)
-        return result
-    return ScrubResult(0, 0, 0)
+    encoding, scrub, result = _dry_scrub(path, erased)
+    if result.changed:
+        before_rewrite(path, result)
+        _rewrite(path, encoding, scrub, erased)
+    return result
 
 
 def _rewrite(path: Path, encoding: _Encoding, scrub, erased: ErasedKeys) -> None:
@@ -327,7 +359,10 @@ def _rewrite(path: Path, encoding: _Encoding, scrub, erased: ErasedKeys) -> None
             out.flush()
             os.fsync(raw_out.fileno())
             out.detach()
-        os.chmod(tmp, stat.S_IMODE(os.lstat(path).st_mode))
+        before = os.lstat(path)
+        os.chmod(tmp, stat.S_IMODE(before.st_mode))
+        # The file's age is its retention clock (archived_at): a rewrite must not restart it.
+        os.utime(tmp, ns=(before.st_atime_ns, before.st_mtime_ns))
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     finally:
@@ -403,7 +438,7 @@ def _answer_path(exports: Path, stored: str) -> Path | None:
     return path if within(exports, path) else None
 
 
-def _file_ref(folder: Path, path: Path) -> str:
+def file_ref(folder: Path, path: Path) -> str:
     """How the audit log names one file's bytes at one place: a hash of its path
     under `folder` and of its content (a drop's name can be a person's; two
     archived copies of the same bytes are two files; ids of the to-do are reused)."""
@@ -411,7 +446,7 @@ def _file_ref(folder: Path, path: Path) -> str:
     return "file:" + hashlib.sha256(f"{where}\0{sha256_of(path)}".encode()).hexdigest()
 
 
-def _audit_once(engine: Engine, run: RunInfo, action: str, subject_ref: str, reason: str, rows: int,
+def audit_file_once(engine: Engine, run: RunInfo, action: str, subject_ref: str, reason: str, rows: int,
                 details: dict | None = None) -> None:
     """One audit row per (action, subject), whichever run writes it: written before the
     file work it records, so a crash can neither lose nor repeat it."""
@@ -432,8 +467,8 @@ def _delete_answer_files(followups: list[_Followup], exports: Path, counts: Foll
             counts.answer_files_refused += 1
             continue
         if os.path.lexists(path):
-            _audit_once(engine, run, "delete_answer_file", _file_ref(exports, path),
-                        "an erased person's access or portability answer deleted", 1)
+            audit_file_once(engine, run, "delete_answer_file", file_ref(exports, path),
+                        "an access or portability answer deleted (erasure, or past retention)", 1)
             path.unlink()
             counts.answer_files_deleted += 1
         else:
@@ -457,7 +492,7 @@ def _audit_file_scrub(engine: Engine, run: RunInfo, data_folder: Path) -> Callab
     written once, so the run that finishes a crashed scrub of those same bytes
     neither repeats it nor loses it (counts only; a drop's name can be a person's)."""
     def audit(path: Path, result: ScrubResult) -> None:
-        _audit_once(engine, run, "scrub_drop_file", _file_ref(data_folder, path),
+        audit_file_once(engine, run, "scrub_drop_file", file_ref(data_folder, path),
                     "erased people's rows removed from an archived or rejected drop",
                     result.records_removed + result.lines_removed, result._asdict())
     return audit

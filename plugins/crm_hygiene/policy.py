@@ -12,7 +12,7 @@ import re
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import yaml
 from dateutil.relativedelta import relativedelta
@@ -177,7 +177,6 @@ class DataSubjectRequests(_Strict):
     rectifiable_fields: tuple[RectifiableField, ...]
     purposes: tuple[str, ...] = Field(min_length=1)
     recipient_categories: tuple[str, ...] = Field(min_length=1)
-    retention_after_last_contact: Period
 
 
 MinorSignalField = Literal["job_title", "company", "email_domain", "event_name"]
@@ -272,6 +271,92 @@ class SpecialCategory(_Strict):
         return self
 
 
+RetentionAction = Literal["delete", "anonymise"]
+
+
+class RetentionKind(NamedTuple):
+    """What the code can do for one retention class: the clock it reads and the actions it has."""
+
+    clock: str
+    actions: tuple[RetentionAction, ...]
+
+
+# Every class retention_sweep knows (crm_hygiene.retention.classes implements
+# each): the policy file must give each one, with this clock and one of these
+# actions, so a typo or a class the code cannot act on fails at load.
+RETENTION_KINDS: dict[str, RetentionKind] = {
+    "prospects": RetentionKind("last_contact_at", ("anonymise", "delete")),
+    "applicants_rejected": RetentionKind("decided_at", ("delete",)),
+    "applicants_future_roles": RetentionKind("decided_at", ("delete",)),
+    "applicants_hired": RetentionKind("decided_at", ("delete",)),
+    "quarantine": RetentionKind("quarantined_at", ("delete",)),
+    "drop_files": RetentionKind("archived_at", ("delete",)),
+    "answer_files": RetentionKind("completed_at", ("delete",)),
+    "minor_reviews": RetentionKind("decided_at", ("delete",)),
+    "suppression_minor": RetentionKind("added_at", ("delete",)),
+    "legal_holds": RetentionKind("released_at", ("delete",)),
+    "data_subject_requests": RetentionKind("completed_at", ("delete",)),
+    "audit_log": RetentionKind("occurred_at", ("delete",)),
+}
+
+
+class RetentionClass(_Strict):
+    clause: str = Field(min_length=10)
+    clock: str
+    period: Period
+    action: RetentionAction
+    # Stop the sweep if it would remove more than the breaker's share of the table.
+    circuit_breaker: bool = True
+
+
+class CircuitBreaker(_Strict):
+    max_share: float = Field(gt=0, le=1)
+
+
+class SeniorityBand(_Strict):
+    band: str = Field(pattern=r"^[a-z][a-z_]*$")
+    patterns: tuple[str, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _patterns_compile(self) -> SeniorityBand:
+        for pattern in self.patterns:
+            _check_pattern(pattern, self.band)
+        return self
+
+
+class Anonymise(_Strict):
+    seniority_bands: tuple[SeniorityBand, ...] = Field(min_length=1)
+    other_band: str = Field(pattern=r"^[a-z][a-z_]*$")
+
+
+class Retention(_Strict):
+    clause: str = Field(min_length=10)
+    circuit_breaker: CircuitBreaker
+    classes: dict[str, RetentionClass]
+    anonymise: Anonymise
+
+    @model_validator(mode="after")
+    def _known_classes(self) -> Retention:
+        missing = sorted(set(RETENTION_KINDS) - set(self.classes))
+        unknown = sorted(set(self.classes) - set(RETENTION_KINDS))
+        if missing or unknown:
+            raise ValueError(f"classes must be exactly {sorted(RETENTION_KINDS)}: "
+                             f"missing {missing}, unknown {unknown}")
+        for name, rule in self.classes.items():
+            kind = RETENTION_KINDS[name]
+            if rule.clock != kind.clock:
+                raise ValueError(f"class {name!r}: clock must be {kind.clock!r}, not {rule.clock!r}")
+            if rule.action not in kind.actions:
+                raise ValueError(f"class {name!r}: action must be one of {list(kind.actions)}, "
+                                 f"not {rule.action!r}")
+        return self
+
+
+class AirflowRecords(_Strict):
+    clause: str = Field(min_length=10)
+    period: Period
+
+
 class Policy(_Strict):
     policy_document: str
     sources: Sources
@@ -281,6 +366,8 @@ class Policy(_Strict):
     input_validation: InputValidation
     suppression: Suppression
     data_subject_requests: DataSubjectRequests
+    retention: Retention
+    airflow_records: AirflowRecords
     minors: Minors
     special_category: SpecialCategory
 

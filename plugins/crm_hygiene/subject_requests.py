@@ -198,7 +198,7 @@ def _write_answer(conn: Connection, request: Request, policy: Policy, keys: Hash
             "SELECT source, source_detail, collected_at, lawful_basis, marketing_consent FROM prospect_sources "
             "WHERE prospect_id = :p ORDER BY collected_at").columns(collected_at=_DT, marketing_consent=Boolean),
             {"p": held["prospect_id"]}).mappings().all()
-        retention = rules.retention_after_last_contact.after(held["last_contact_at"])
+        retention = policy.retention.classes["prospects"].period.after(held["last_contact_at"])
         answer.update({
             "personal_data": {k: _json_value(v) for k, v in held.items()},
             "where_it_came_from": [{k: _json_value(v) for k, v in s.items()} for s in sources],

@@ -130,7 +130,14 @@ def archive(path: Path, target: Path) -> Path:
     """Move a processed drop to its archive place (a rename: links are moved, not followed)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(path), target)
+    _stamp(target)
     return target
+
+
+def _stamp(path: Path) -> None:
+    """Date a file archived or rejected now: its age is the retention clock of
+    drop files (a rename keeps whatever time the file came with)."""
+    os.utime(path, follow_symlinks=False)
 
 
 def write_atomically(target: Path, text: str) -> None:
@@ -154,4 +161,5 @@ def reject(path: Path, reason: str) -> Path:
     target = _free_name(rejected_dir / path.name)
     write_atomically(target.with_name(target.name + REASON_SUFFIX), reason.rstrip() + "\n")
     shutil.move(str(path), target)
+    _stamp(target)
     return target
