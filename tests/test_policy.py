@@ -69,3 +69,35 @@ def test_a_bad_minor_signal_pattern_fails_loudly_naming_its_rule(tmp_path, patte
     path = _write(tmp_path, lambda raw: raw["minors"]["signals"][0].update(patterns=[pattern]))
     with pytest.raises(PolicyError, match=rf"pattern .* in 'pupil_job_title' {message}"):
         load_policy(path)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda raw: raw["retention"]["classes"].pop("quarantine"), r"missing \['quarantine'\]"),
+        (lambda raw: raw["retention"]["classes"].update(contacts=raw["retention"]["classes"]["prospects"]),
+         r"unknown \['contacts'\]"),
+        (lambda raw: raw["retention"]["classes"]["prospects"].update(clock="first_seen_at"),
+         "class 'prospects': clock must be 'last_contact_at'"),
+        (lambda raw: raw["retention"]["classes"]["audit_log"].update(action="anonymise"),
+         "class 'audit_log': action must be one of"),
+        (lambda raw: raw["retention"]["classes"]["applicants_rejected"].update(action="shred"),
+         "retention.classes.applicants_rejected.action"),
+        (lambda raw: raw["retention"]["classes"]["quarantine"].update(period={}), "retention.classes.quarantine.period"),
+        (lambda raw: raw["retention"]["circuit_breaker"].update(max_share=0), "retention.circuit_breaker.max_share"),
+        (lambda raw: raw["retention"]["anonymise"]["seniority_bands"][0].update(patterns=[".*"]), "matches empty text"),
+    ],
+)
+def test_a_bad_retention_class_fails_at_load_saying_what_is_wrong(tmp_path, mutate, message):
+    with pytest.raises(PolicyError, match=message):
+        load_policy(_write(tmp_path, mutate))
+
+
+def test_every_retention_class_cites_a_clause_and_the_defaults_are_the_policys():
+    classes = load_policy(DEFAULT_POLICY_FILE).retention.classes
+    assert all(len(c.clause) > 40 for c in classes.values())
+    assert (classes["prospects"].period.years, classes["prospects"].action) == (6, "anonymise")
+    assert classes["applicants_rejected"].period.months == 6
+    assert classes["applicants_future_roles"].period.months == 24
+    assert {classes[n].period.days for n in ("quarantine", "drop_files", "answer_files")} == {30}
+    assert classes["audit_log"].period.years == classes["data_subject_requests"].period.years == 6

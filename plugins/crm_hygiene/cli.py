@@ -7,7 +7,10 @@ The Makefile targets call it; it reads the same settings as the DAGs
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -63,6 +66,42 @@ def _summary(_args) -> None:
         print(f"  {label:<40} {value:>10,}")
 
 
+def _airflow_records_cutoff(_args) -> None:
+    """Airflow's records older than this go (``airflow db clean --clean-before-timestamp``)."""
+    from crm_hygiene.policy import load_policy
+    from crm_hygiene.run import utc_now
+
+    print(load_policy().airflow_records.period.before(utc_now()).strftime("%Y-%m-%d %H:%M:%S+00:00"))
+
+
+def prune_logs(folder: Path, cutoff) -> int:
+    """Delete Airflow task log files last written before `cutoff` (naive UTC), then
+    the folders that leaves empty. Links are removed, never followed. Returns files deleted."""
+    from datetime import UTC, datetime
+
+    deleted = 0
+    if not folder.is_dir():
+        return 0
+    for root, dirs, names in os.walk(folder, topdown=False, followlinks=False):
+        for name in names:
+            path = Path(root) / name
+            if datetime.fromtimestamp(path.lstat().st_mtime, UTC).replace(tzinfo=None) < cutoff:
+                path.unlink()
+                deleted += 1
+        for name in dirs:
+            with contextlib.suppress(OSError):  # not empty: kept
+                (Path(root) / name).rmdir()
+    return deleted
+
+
+def _prune_logs(args) -> None:
+    from crm_hygiene.policy import load_policy
+    from crm_hygiene.run import utc_now
+
+    cutoff = load_policy().airflow_records.period.before(utc_now())
+    print(f"Airflow log files deleted (last written before {cutoff:%Y-%m-%d}): {prune_logs(Path(args.folder), cutoff)}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="crm_hygiene.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -73,6 +112,11 @@ def main(argv: list[str] | None = None) -> None:
     sample.add_argument("--today", help="ISO date the data is relative to (default: today)")
     sample.set_defaults(func=_sample_data)
     commands.add_parser("summary", help="counts of what the CRM holds").set_defaults(func=_summary)
+    commands.add_parser("airflow-records-cutoff", help="the policy's cutoff for Airflow's own records (UTC)"
+                        ).set_defaults(func=_airflow_records_cutoff)
+    prune = commands.add_parser("prune-airflow-logs", help="delete task logs older than the policy's period")
+    prune.add_argument("folder", help="Airflow's base log folder ($AIRFLOW_HOME/logs)")
+    prune.set_defaults(func=_prune_logs)
     args = parser.parse_args(argv)
     args.func(args)
 
