@@ -28,6 +28,7 @@ from crm_hygiene.sample_data import generate_inbox  # noqa: E402
 INGEST_DAG_IDS = ("ingest_research_lists", "ingest_event_lists", "ingest_enquiries")
 ACTING_DAG_IDS = ("sync_suppression_lists", "process_data_subject_requests", "review_minors")
 APPLICANT_DAG_IDS = ("ingest_applicants",)  # job applicants: their own table, never prospects
+RETENTION_DAG_IDS = ("retention_sweep",)  # last: loads the legal hold, then purges what is past retention
 
 
 def demo_hash_key(data_dir: Path) -> None:
@@ -75,7 +76,9 @@ def drop_suppressions_and_requests(data_dir: Path, today: date) -> None:
 
 
 def drop_applicants(data_dir: Path, today: date) -> None:
-    """Three job applicants (pending, rejected, hired); fictional people on example.com.
+    """Five job applicants, fictional people on example.com: pending, rejected and
+    kept for future roles, hired, and two rejected seven months ago (past the
+    policy's six months), one of whom a legal hold names (drop_legal_hold).
 
     Dropped once, as the suppression list is: a second demo drops nothing new.
     """
@@ -83,6 +86,7 @@ def drop_applicants(data_dir: Path, today: date) -> None:
     if list((data_dir / "archive" / "applicants").glob("*demo-applicants-*.csv")):
         return
     applied, decided = (today - timedelta(days=40)).isoformat(), (today - timedelta(days=5)).isoformat()
+    long_ago, decided_long_ago = (today - timedelta(days=260)).isoformat(), (today - timedelta(days=215)).isoformat()
     inbox.mkdir(parents=True, exist_ok=True)
     with (inbox / f"demo-applicants-{today}.csv").open("w", newline="") as fh:
         writer = csv.writer(fh)
@@ -94,6 +98,22 @@ def drop_applicants(data_dir: Path, today: date) -> None:
                          applied, "rejected", decided, "yes", "no"])
         writer.writerow([f"DEMO-APP-{today:%Y%m%d}-3", "Hana", "Hired", "hana.hired@example.com", "",
                          applied, "hired", decided, "", ""])
+        writer.writerow([f"DEMO-APP-{today:%Y%m%d}-4", "Olga", "Older", "olga.older@example.com", "",
+                         long_ago, "rejected", decided_long_ago, "no", "no"])
+        writer.writerow([f"DEMO-APP-{today:%Y%m%d}-5", "Hugo", "Held", "hugo.held@example.com", "",
+                         long_ago, "rejected", decided_long_ago, "no", "no"])
+
+
+def drop_legal_hold(data_dir: Path, today: date) -> None:
+    """A legal hold naming one of the old applicants: the sweep keeps them and says why."""
+    if list((data_dir / "archive" / "legal_holds").glob("*demo-legal-holds-*.csv")):
+        return
+    inbox = data_dir / "inbox" / "legal_holds"
+    inbox.mkdir(parents=True, exist_ok=True)
+    with (inbox / f"demo-legal-holds-{today}.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["email", "case_ref", "placed_at", "released_at"])
+        writer.writerow(["hugo.held@example.com", "DEMO-CASE-1", (today - timedelta(days=30)).isoformat(), ""])
 
 
 ROWS = 2000
@@ -127,6 +147,8 @@ def main() -> int:
     results += [run_dag(dag_id, today.isoformat()) for dag_id in ACTING_DAG_IDS]
     drop_applicants(data_dir, today)
     results += [run_dag(dag_id, today.isoformat()) for dag_id in APPLICANT_DAG_IDS]
+    drop_legal_hold(data_dir, today)
+    results += [run_dag(dag_id, today.isoformat()) for dag_id in RETENTION_DAG_IDS]
     print("3. What the CRM holds now")
     for label, value in summary_counts(make_engine(settings.database_url_from_env())).items():
         print(f"  {label:<40} {value:>8,}")
@@ -134,10 +156,11 @@ def main() -> int:
 Where to look
   CRM database      {data_dir / 'crm.db'}   (sqlite3 it; tables prospects, marketing_prospects,
                     prospect_sources, quarantine, audit_log, ingested_files, suppression_list,
-                    data_subject_requests, minor_reviews, applicants)
+                    data_subject_requests, minor_reviews, applicants, legal_holds)
   minor reviews     decide by dropping {data_dir / 'inbox' / 'reviews'}/*.csv (prospect_id, decision),
                     or trigger review_minors with ask_in_airflow on and answer in the Airflow UI
   request answers   {data_dir / 'exports' / 'dsr'}/<request_id>.json
+  retention report  {data_dir / 'reports'}/retention_<date>.json (what the sweep removed, kept and why)
   processed drops   {data_dir / 'archive'}
   rejected drops    {data_dir / 'inbox'}/<kind>/rejected/ (with .reason.txt)
   Airflow UI        AIRFLOW_HOME=.airflow .venv/bin/airflow standalone   then http://localhost:8080

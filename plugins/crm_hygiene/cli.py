@@ -51,6 +51,14 @@ SUMMARY_QUERIES = {
     "data-subject requests (open)": "SELECT COUNT(*) FROM data_subject_requests WHERE status = 'open'",
     "data-subject requests (done or refused)": "SELECT COUNT(*) FROM data_subject_requests WHERE status <> 'open'",
     "applicants held": "SELECT COUNT(*) FROM applicants",
+    "legal holds standing": "SELECT COUNT(*) FROM legal_holds WHERE released_at IS NULL",
+    "records removed by retention": (
+        "SELECT COALESCE(SUM(rows_affected), 0) FROM audit_log "
+        "WHERE action IN ('retention_delete', 'retention_anonymise')"
+    ),
+    "kept past retention for a legal hold": (
+        "SELECT COALESCE(SUM(rows_affected), 0) FROM audit_log WHERE action = 'retention_refused_legal_hold'"
+    ),
     "audit log entries": "SELECT COUNT(*) FROM audit_log",
 }
 
