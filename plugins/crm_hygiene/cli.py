@@ -110,6 +110,26 @@ def _prune_logs(args) -> None:
     print(f"Airflow log files deleted (last written before {cutoff:%Y-%m-%d}): {prune_logs(Path(args.folder), cutoff)}")
 
 
+def retention_table(policy) -> str:
+    """The README's retention table, from the policy file (tests/test_readme_retention.py keeps them equal)."""
+    import re
+
+    lines = ["| class | clause | clock | period | action |", "| --- | --- | --- | --- | --- |"]
+    for name, rule in policy.retention.classes.items():
+        heading = re.search(r'"([^"]+)"', rule.clause)
+        period = ", ".join(f"{n} {unit}" for n, unit in ((rule.period.years, "years"), (rule.period.months, "months"),
+                                                         (rule.period.days, "days")) if n)
+        lines.append(f"| `{name}` | {heading.group(1) if heading else rule.clause[:40]} | `{rule.clock}` | "
+                     f"{period} | {rule.action} |")
+    return "\n".join(lines)
+
+
+def _retention_table(_args) -> None:
+    from crm_hygiene.policy import load_policy
+
+    print(retention_table(load_policy()))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="crm_hygiene.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("summary", help="counts of what the CRM holds").set_defaults(func=_summary)
     commands.add_parser("airflow-records-cutoff", help="the policy's cutoff for Airflow's own records (UTC)"
                         ).set_defaults(func=_airflow_records_cutoff)
+    commands.add_parser("retention-table", help="the README's retention table, from the policy file"
+                        ).set_defaults(func=_retention_table)
     prune = commands.add_parser("prune-airflow-logs", help="delete task logs older than the policy's period")
     prune.add_argument("folder", help="Airflow's base log folder ($AIRFLOW_HOME/logs)")
     prune.set_defaults(func=_prune_logs)
