@@ -91,8 +91,25 @@ def step_erasure(engine, data: Path) -> None:
     step_suppression(engine, data)
 
 
+# The retention scenario sweeps years later, when everything it holds is past
+# retention; its own run id, so the audit rows the setup wrote are old evidence
+# the sweep may delete while its own stay.
+RETENTION_TODAY = date(2033, 1, 1)
+RETENTION_RUN_ID = "fault-sweep"
+
+
+def step_retention(engine, data: Path) -> None:
+    from crm_hygiene.retention.sweep import run_retention_sweep
+    from crm_hygiene.run import RunInfo
+
+    policy, keys = _context()
+    run = RunInfo(dag_id="retention_sweep", run_id=RETENTION_RUN_ID, today=RETENTION_TODAY,
+                  started_at=datetime(2033, 1, 1, 2, 0))
+    run_retention_sweep(engine, policy, keys, run, data, force=True)
+
+
 STEPS = {"ingest": step_ingest, "suppression": step_suppression, "requests": step_requests,
-         "erasure": step_erasure}
+         "erasure": step_erasure, "retention": step_retention}
 
 
 def _preload(step: str) -> None:
@@ -103,6 +120,7 @@ def _preload(step: str) -> None:
 
         import crm_hygiene.ingest.gate  # noqa: F401
     import crm_hygiene.ingest.pipeline  # noqa: F401
+    import crm_hygiene.retention.sweep  # noqa: F401
     import crm_hygiene.subject_requests  # noqa: F401
     import crm_hygiene.suppression  # noqa: F401
 

@@ -154,6 +154,32 @@ def setup_requests(engine, data: Path) -> None:
                  ["BAD-1", "teleport", person(73).email, "2026-11-21", ""]])
 
 
+APPLICANT_HEADER = ["applicant_id", "first_name", "last_name", "email", "phone", "applied_at", "status",
+                    "decided_at", "retain_for_future_roles", "dispute"]
+HOLD_HEADER = ["email", "case_ref", "placed_at", "released_at"]
+HELD_BY_CASE = (8, 120)  # a prospect, and an applicant, a legal hold names
+
+
+def setup_retention(engine, data: Path) -> None:
+    """Years of everything for the sweep: prospects (with children's hashes and
+    reviews), quarantined rows, access answers, applicants of every kind,
+    archived drops; a hold dropped for two people, read by the sweep itself."""
+    from crm_hygiene.applicants import process_applicant_files
+    from faults.run_step import FAULT_TODAY, _context, _run
+
+    _held_crm(engine, data)
+    _earlier_answers(engine, data, (7, 8, 9))
+    inbox = data / "inbox" / "applicants"
+    statuses = [("rejected", "no"), ("rejected", "yes"), ("hired", ""), ("pending", "")]
+    write_csv(inbox / "apps.csv", APPLICANT_HEADER, [
+        [f"APP-{i}", person(i).first, person(i).last, person(i).email, person(i).phone, "2026-01-05",
+         statuses[i % 4][0], "" if statuses[i % 4][0] == "pending" else "2026-02-01", statuses[i % 4][1], ""]
+        for i in range(110, 130)])
+    process_applicant_files(engine, _context()[0], _run("ingest_applicants"), inbox, data / "archive" / "applicants")
+    write_csv(data / "inbox" / "legal_holds" / "holds.csv", HOLD_HEADER,
+              [[person(i).email, f"CASE-{i}", str(FAULT_TODAY), ""] for i in HELD_BY_CASE])
+
+
 class Scenario(NamedTuple):
     step: str
     setup: object  # (engine, data folder) -> None
@@ -170,5 +196,7 @@ SCENARIOS = {
     "rejected_drop": Scenario("suppression", setup_rejected_drop),
     # Erasing people whose access answers were sent (the answer files must go, crash or not).
     "erasure_with_answers": Scenario("erasure", setup_erasure_with_answers),
+    # Years later: prospects anonymised, the rest deleted, files removed, two people held.
+    "retention": Scenario("retention", setup_retention),
 }
 assert {s.step for s in SCENARIOS.values()} == set(STEPS)

@@ -121,10 +121,11 @@ def _stage_held_keys(conn: Connection, keys: HashKeys, held_hashes: set[str]) ->
     bulk_insert(conn, "ret_held_keys", ("email_match_key",), held)
 
 
-def _stage_class(conn: Connection, table_class: TableClass, cutoff: datetime, as_of: datetime) -> tuple[int, int]:
-    """Stage the class's due rows; (due, held)."""
+def _stage_class(conn: Connection, table_class: TableClass, cutoff: datetime, run: RunInfo) -> tuple[int, int]:
+    """Stage the class's due rows as of the run's logical date; (due, held)."""
     conn.execute(text("DELETE FROM ret_due"))
-    run_all(conn, table_class.stage, {"cutoff": cutoff, "as_of": as_of, **table_class.stage_params})
+    run_all(conn, table_class.stage, {"cutoff": cutoff, "as_of": run.today_start, "run_id": run.run_id,
+                                      **table_class.stage_params})
     due, held = conn.execute(text("SELECT COUNT(*), COALESCE(SUM(held), 0) FROM ret_due")).one()
     return int(due), int(held)
 
@@ -170,7 +171,7 @@ class _Sweep:
             for table_class in TABLE_CLASSES:
                 counts = self.counts_for(table_class.name)
                 counts.before = _population(conn, table_class)
-                counts.due, counts.held = _stage_class(conn, table_class, self.cutoff(table_class.name), self.as_of)
+                counts.due, counts.held = _stage_class(conn, table_class, self.cutoff(table_class.name), self.run)
                 counts.acted = counts.due - counts.held
                 removes_rows = self.rules[table_class.name].action == "delete"
                 counts.after = counts.before - counts.acted if removes_rows else counts.before
@@ -216,7 +217,7 @@ class _Sweep:
             if table_class.uses_held_keys:
                 _stage_held_keys(conn, self.keys, _active_hold_hashes(conn, self.as_of))
             counts.before = _population(conn, table_class)
-            counts.due, counts.held = _stage_class(conn, table_class, self.cutoff(name), self.as_of)
+            counts.due, counts.held = _stage_class(conn, table_class, self.cutoff(name), self.run)
             counts.acted = 0
             if counts.due > counts.held:
                 counts.acted = self._apply(conn, table_class, rule, bands)
@@ -281,7 +282,7 @@ class _Sweep:
             _fresh_staging(conn)
             _stage_held_keys(conn, self.keys, _active_hold_hashes(conn, self.as_of))
             for table_class in TABLE_CLASSES:
-                due, held = _stage_class(conn, table_class, self.cutoff(table_class.name), self.as_of)
+                due, held = _stage_class(conn, table_class, self.cutoff(table_class.name), self.run)
                 self.report.classes[table_class.name].remaining = due - held
             conn.rollback()
         unfinished_answers = sum(f.kind == "answer_file" for f in pending_followups(self.engine))
