@@ -85,6 +85,12 @@ def _run(dag, monkeypatch, crm):
     return dag.test(logical_date=LOGICAL_DATE)
 
 
+def _drop_research(data_dir, rows: list[list[str]]) -> None:
+    write_csv(data_dir / "inbox" / "research" / "r.csv",
+              ["first_name", "last_name", "email", "phone", "company", "job_title", "country", "source",
+               "source_url", "collected_at"], rows)
+
+
 def _crm_state(crm) -> tuple:
     return (
         crm.rows("SELECT prospect_id, match_key, job_title, lawful_basis, last_contact_at FROM prospects "
@@ -127,10 +133,8 @@ def test_rejected_file_fails_the_run_visibly(dagbag, crm, data_dir, monkeypatch)
 
 
 def test_suppression_dag_applies_a_list_and_reruns_change_nothing(dagbag, crm, data_dir, monkeypatch):
-    write_csv(data_dir / "inbox" / "research" / "r.csv",
-              ["first_name", "last_name", "email", "phone", "company", "job_title", "country", "source",
-               "source_url", "collected_at"],
-              [["Ann", "Lee", "ann@acme.com", "", "Acme", "CTO", "UK", "linkedin", "", "2031-06-01"]])
+    _drop_research(data_dir, [
+        ["Ann", "Lee", "ann@acme.com", "", "Acme", "CTO", "UK", "linkedin", "", "2031-06-01"]])
     assert _run(dagbag.get_dag("ingest_research_lists"), monkeypatch, crm).state == "success"
     write_csv(data_dir / "inbox" / "suppression" / "s.csv", ["reason", "email"], [["unsubscribe", "ANN+x@acme.com"]])
     dag = dagbag.get_dag("sync_suppression_lists")
@@ -143,11 +147,9 @@ def test_suppression_dag_applies_a_list_and_reruns_change_nothing(dagbag, crm, d
 
 
 def test_review_dag_applies_decisions_sweeps_and_asks_nobody_unless_told(dagbag, crm, data_dir, monkeypatch):
-    write_csv(data_dir / "inbox" / "research" / "r.csv",
-              ["first_name", "last_name", "email", "phone", "company", "job_title", "country", "source",
-               "source_url", "collected_at"],
-              [["Pip", "Young", "pip@acme.com", "", "Acme", "Year 10 pupil", "UK", "linkedin", "", "2031-06-01"],
-               ["Kim", "Grown", "kim@acme.com", "", "Acme", "Pupil", "UK", "linkedin", "", "2031-06-01"]])
+    _drop_research(data_dir, [
+        ["Pip", "Young", "pip@acme.com", "", "Acme", "Year 10 pupil", "UK", "linkedin", "", "2031-06-01"],
+        ["Kim", "Grown", "kim@acme.com", "", "Acme", "Pupil", "UK", "linkedin", "", "2031-06-01"]])
     assert _run(dagbag.get_dag("ingest_research_lists"), monkeypatch, crm).state == "success"
     ids = dict(crm.rows("SELECT email, prospect_id FROM prospects WHERE status = 'minor_review'"))
     assert set(ids) == {"pip@acme.com", "kim@acme.com"}
@@ -187,11 +189,9 @@ def test_request_dag_answers_and_fails_loudly_a_week_before_an_open_request_fall
 
 def test_retention_dag_stops_at_the_breaker_and_acts_with_force_and_dry_run_changes_nothing(
         dagbag, crm, data_dir, monkeypatch):
-    write_csv(data_dir / "inbox" / "research" / "r.csv",
-              ["first_name", "last_name", "email", "phone", "company", "job_title", "country", "source",
-               "source_url", "collected_at"],
-              [["Old", "Contact", "old@acme.com", "", "Acme", "Head of Sales", "UK", "linkedin", "", "2025-06-01"],
-               ["New", "Contact", "new@acme.com", "", "Acme", "CTO", "UK", "linkedin", "", "2031-06-01"]])
+    _drop_research(data_dir, [
+        ["Old", "Contact", "old@acme.com", "", "Acme", "Head of Sales", "UK", "linkedin", "", "2025-06-01"],
+        ["New", "Contact", "new@acme.com", "", "Acme", "CTO", "UK", "linkedin", "", "2031-06-01"]])
     assert _run(dagbag.get_dag("ingest_research_lists"), monkeypatch, crm).state == "success"
     dag = dagbag.get_dag("retention_sweep")
     state = _crm_state(crm)
@@ -232,12 +232,10 @@ def test_no_plugin_module_shadows_an_installed_module():
 def test_answers_given_in_airflow_are_applied_and_questions_show_ids_and_rule_names_only(crm, data_dir, monkeypatch):
     from crm_airflow import tasks
 
-    write_csv(data_dir / "inbox" / "research" / "r.csv",
-              ["first_name", "last_name", "email", "phone", "company", "job_title", "country", "source",
-               "source_url", "collected_at"],
-              [["Pip", "Young", "pip@acme.com", "", "Acme", "Year 10 pupil", "UK", "linkedin", "", "2031-06-01"],
-               ["Kim", "Grown", "kim@acme.com", "", "Acme", "Pupil", "UK", "linkedin", "", "2031-06-01"],
-               ["Lou", "Later", "lou@acme.com", "", "Acme", "GCSE student", "UK", "linkedin", "", "2031-06-01"]])
+    _drop_research(data_dir, [
+        ["Pip", "Young", "pip@acme.com", "", "Acme", "Year 10 pupil", "UK", "linkedin", "", "2031-06-01"],
+        ["Kim", "Grown", "kim@acme.com", "", "Acme", "Pupil", "UK", "linkedin", "", "2031-06-01"],
+        ["Lou", "Later", "lou@acme.com", "", "Acme", "GCSE student", "UK", "linkedin", "", "2031-06-01"]])
     monkeypatch.setenv("AIRFLOW_CONN_CRM_DB", crm.airflow_conn)
     from crm_hygiene.ingest.kinds import RESEARCH
     from crm_hygiene.ingest.pipeline import ingest_inbox

@@ -193,6 +193,11 @@ def _check_pattern(pattern: str, where: str) -> None:
         raise ValueError(f"pattern {pattern!r} in {where!r} matches empty text")
 
 
+def _check_patterns(patterns: tuple[str, ...], where: str) -> None:
+    for pattern in patterns:
+        _check_pattern(pattern, where)
+
+
 class MinorSignal(_Strict):
     """A named rule: any of its patterns found in `field` adds `weight` once."""
 
@@ -203,8 +208,7 @@ class MinorSignal(_Strict):
 
     @model_validator(mode="after")
     def _patterns_compile(self) -> MinorSignal:
-        for pattern in self.patterns:
-            _check_pattern(pattern, self.name)
+        _check_patterns(self.patterns, self.name)
         return self
 
 
@@ -319,8 +323,7 @@ class SeniorityBand(_Strict):
 
     @model_validator(mode="after")
     def _patterns_compile(self) -> SeniorityBand:
-        for pattern in self.patterns:
-            _check_pattern(pattern, self.band)
+        _check_patterns(self.patterns, self.band)
         return self
 
 

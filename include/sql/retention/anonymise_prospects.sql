@@ -4,7 +4,7 @@
 -- and the row takes its new id, so nothing links it back. Its sources go with
 -- it (the row keeps its source type and the month of first contact); reviews
 -- of the old id go; request records forget the id.
--- MONTH_START(column) is expanded per database (crm_hygiene.retention.sql).
+-- MONTH_START(column) is a macro of crm_hygiene.retention.sql.
 UPDATE prospects
 SET prospect_id = ret_anon.new_id,
     match_key = 'anonymised:' || CAST(ret_anon.new_id AS TEXT),

@@ -3,7 +3,7 @@
 -- (NULL: either). held = an active legal hold names their email (ret_held_keys).
 INSERT INTO ret_due (id, key, held)
 SELECT NULL, a.applicant_id,
-       CASE WHEN a.email_match_key IN (SELECT email_match_key FROM ret_held_keys) THEN 1 ELSE 0 END
+       HELD_EMAIL_KEY(a.email_match_key)
 FROM applicants a
 WHERE a.status = :status
   AND (CAST(:retain AS BOOLEAN) IS NULL OR a.retain_for_future_roles = CAST(:retain AS BOOLEAN))

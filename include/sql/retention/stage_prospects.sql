@@ -2,9 +2,7 @@
 -- held = an active legal hold names them (by the keyed hash of their email).
 INSERT INTO ret_due (id, key, held)
 SELECT p.prospect_id, NULL,
-       CASE WHEN EXISTS (SELECT 1 FROM legal_holds h
-                         WHERE (h.released_at IS NULL OR h.released_at > :as_of)
-                           AND h.subject_hash = p.email_hash) THEN 1 ELSE 0 END
+       HELD_HASH(p.email_hash)
 FROM prospects p
 WHERE p.status <> 'anonymised'
   AND p.last_contact_at < :cutoff
