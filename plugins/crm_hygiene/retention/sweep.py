@@ -30,7 +30,7 @@ from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 
 from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
-from crm_hygiene.db import read_sql, use_large_work_mem
+from crm_hygiene.db import read_sql, use_large_page_cache, use_large_work_mem
 from crm_hygiene.drops import files
 from crm_hygiene.drops.registry import DropTally
 from crm_hygiene.erasure import lock_out_admission
@@ -212,6 +212,7 @@ class _Sweep:
         with self.engine.begin() as conn:
             lock_out_admission(conn)  # an ingest merging into a row being anonymised waits
             use_large_work_mem(conn)
+            use_large_page_cache(conn)
             _fresh_staging(conn)
             if table_class.uses_held_keys:
                 _stage_held_keys(conn, self.keys, _active_hold_hashes(conn, self.as_of))
