@@ -11,7 +11,10 @@ before the run's logical date, so past the ``prospects`` retention class
   matching ``match_key``, nulls every identifier, sets the job title to a band
   (one constant: a bare statement cannot apply the policy's patterns), moves
   the dates to their month and sets ``status = 'anonymised'``, with the same
-  ``work_mem`` the sweep raises for its transaction;
+  memory the sweep's transactions ask for (PostgreSQL ``work_mem``, SQLite's
+  page cache). Its new ids ascend with the old ones; the sweep draws them in
+  random order (so they keep nothing of the old order), which the floor need
+  not pay for;
 * ``sweep``: ``crm_hygiene.retention.sweep.run_retention_sweep(force=True)``
   (30% trips the 20% circuit breaker), the whole call: pending holds and
   erasure work, plan, breaker, act (every class, one transaction each), the
@@ -26,8 +29,8 @@ Fairness: the 1M rows are loaded once per backend into a template database
 ``ANALYZE`` because the pipeline never runs one on ``prospects``). Every
 measurement then runs on its own fresh copy of that template (PostgreSQL
 ``CREATE DATABASE ... TEMPLATE``, SQLite a file copy), after a ``CHECKPOINT``
-(PostgreSQL) or a truncated WAL (SQLite), so neither side inherits the other's
-writes, dirty pages or dead rows. With ``--rounds N`` the order alternates
+(PostgreSQL) or a truncated WAL (SQLite) and an OS ``sync``, so neither side
+inherits the other's writes, dirty pages or dead rows. With ``--rounds N`` the order alternates
 (floor, sweep / sweep, floor / ...) and the medians are reported.
 
 Per phase: the sweep's steps are timed by wrapping ``_Sweep``'s methods and
@@ -45,6 +48,7 @@ import argparse
 import contextlib
 import functools
 import inspect
+import os
 import re
 import shutil
 import sqlite3
@@ -167,9 +171,11 @@ def fresh_copy(backend: str):
         path = _sqlite_path(RUN_DB)
         _remove_sqlite(path)
         shutil.copyfile(_sqlite_path(TEMPLATE_DB), path)  # its WAL was checkpointed into it
+        os.sync()  # the copy's pages reach the disk now, not during the measurement
         return make_engine(f"sqlite:///{path}")
     _pg_admin([f"DROP DATABASE IF EXISTS {RUN_DB} WITH (FORCE)",
                f"CREATE DATABASE {RUN_DB} TEMPLATE {TEMPLATE_DB} STRATEGY FILE_COPY", "CHECKPOINT"])
+    os.sync()
     return make_engine(f"{PG_SERVER}/{RUN_DB}")
 
 
@@ -357,7 +363,7 @@ def cutoff(policy) -> datetime:
 def run_floor(engine, policy) -> tuple[float, int, Clock]:
     from sqlalchemy import DateTime, bindparam, text
 
-    from crm_hygiene.db import use_large_work_mem
+    from crm_hygiene.db import use_large_page_cache, use_large_work_mem
 
     month_start = _MONTH_START[engine.dialect.name]
     statements = [text(re.sub(r"\{m\((\w+)\)\}", lambda m: month_start.format(m.group(1)), sql)).bindparams(
@@ -367,6 +373,7 @@ def run_floor(engine, policy) -> tuple[float, int, Clock]:
         started = time.perf_counter()
         with engine.begin() as conn:
             use_large_work_mem(conn)
+            use_large_page_cache(conn)
             offset = conn.execute(text("SELECT MAX(prospect_id) FROM prospects")).scalar_one()
             conn.execute(statements[0], {"cutoff": cutoff(policy)})
             rows = conn.execute(statements[1], {"cutoff": cutoff(policy), "offset": offset}).rowcount
