@@ -7,7 +7,6 @@ INSERT INTO ret_anon (old_id, new_id, band)
 SELECT old_id, nextval((SELECT CAST(pg_get_serial_sequence('prospects', 'prospect_id') AS regclass))), band
 FROM (SELECT d.id AS old_id, b.band AS band
       FROM ret_due d
-      JOIN prospects p ON p.prospect_id = d.id
-      LEFT JOIN ret_bands b ON b.job_title = p.job_title
+      LEFT JOIN ret_bands b ON b.job_title = d.job_title
       WHERE d.held = 0
       ORDER BY random()) AS shuffled

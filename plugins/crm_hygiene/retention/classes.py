@@ -2,7 +2,8 @@
 rows are found, and what acting on them does.
 
 A class stages its due rows into ``ret_due`` (numeric ``id`` or text ``key``,
-and ``held`` = 1 where an active legal hold names the person) with its
+and ``held`` = 1 where an active legal hold names the person; prospects also
+``job_title``, which anonymising bands) with its
 ``stage_<class>.sql``; counts, the circuit breaker, the action and the re-check
 all read that one staging, so the rule for "due" is written once per class.
 """

@@ -101,7 +101,7 @@ def cutoff_for(period: Period, today) -> datetime:
 
 def _fresh_staging(conn: Connection) -> None:
     conn.execute(text("DROP TABLE IF EXISTS ret_due"))
-    conn.execute(text("CREATE TEMPORARY TABLE ret_due (id BIGINT, key TEXT, held INTEGER NOT NULL)"))
+    conn.execute(text("CREATE TEMPORARY TABLE ret_due (id BIGINT, key TEXT, held INTEGER NOT NULL, job_title TEXT)"))
 
 
 def _active_hold_hashes(conn: Connection, as_of: datetime) -> set[str]:
