@@ -30,8 +30,9 @@ Fairness: the 1M rows are loaded once per backend into a template database
 measurement then runs on its own fresh copy of that template (PostgreSQL
 ``CREATE DATABASE ... TEMPLATE``, SQLite a file copy), after a ``CHECKPOINT``
 (PostgreSQL) or a truncated WAL (SQLite) and an OS ``sync``, so neither side
-inherits the other's writes, dirty pages or dead rows. With ``--rounds N`` the order alternates
-(floor, sweep / sweep, floor / ...) and the medians are reported.
+inherits the other's writes, dirty pages or dead rows. ``--rounds`` (default 2)
+pairs are run with the order alternating (floor, sweep / sweep, floor / ...);
+the medians are reported, and every sample.
 
 Per phase: the sweep's steps are timed by wrapping ``_Sweep``'s methods and
 the module's helpers in place (names that no longer exist are skipped and
@@ -49,10 +50,12 @@ import contextlib
 import functools
 import inspect
 import os
+import platform
 import re
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -378,7 +381,6 @@ def run_floor(engine, policy) -> tuple[float, int, Clock]:
             conn.execute(statements[0], {"cutoff": cutoff(policy)})
             rows = conn.execute(statements[1], {"cutoff": cutoff(policy), "offset": offset}).rowcount
         seconds = time.perf_counter() - started
-    clock.phases["floor"] = seconds
     return seconds, rows, clock
 
 
@@ -391,9 +393,9 @@ def run_sweep(engine, policy, run) -> tuple[float, int, Clock]:
     clock = Clock()
     with statement_hooks(engine, clock), sweep_phase_hooks(clock):
         started = time.perf_counter()
-        report = run_retention_sweep(engine, policy, keys(), run, work, dry_run=False, force=True)
+        with clock.phase("total: run_retention_sweep"):
+            report = run_retention_sweep(engine, policy, keys(), run, work, dry_run=False, force=True)
         seconds = time.perf_counter() - started
-    clock.phases["sweep"] = seconds
     assert report.status == "completed", report.status
     return seconds, report.classes["prospects"].acted, clock
 
@@ -442,31 +444,53 @@ def _median_clock(samples: list) -> Clock:
     return ordered[(len(ordered) - 1) // 2][2]
 
 
-def report_lines(results: list[dict], size: int, rounds: int) -> list[str]:
+def environment_line(backends: list[str]) -> str:
+    """When, which code, on what: for reading the figures later."""
+    from sqlalchemy import create_engine, text
+
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
+                                capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    parts = [f"{datetime.now():%Y-%m-%d %H:%M}", f"commit {commit}", f"Python {platform.python_version()}",
+             f"{os.cpu_count()} cores", f"load average {os.getloadavg()[0]:.1f} at the end"]
+    if "postgresql" in backends:
+        admin = create_engine(f"{PG_SERVER}/postgres")
+        with admin.connect() as conn:
+            parts.append(f"PostgreSQL {conn.execute(text('SHOW server_version')).scalar_one()} "
+                         f"(shared_buffers {conn.execute(text('SHOW shared_buffers')).scalar_one()})")
+        admin.dispose()
+    parts.append(f"SQLite {sqlite3.sqlite_version}")
+    return ", ".join(parts)
+
+
+def report_lines(results: list[dict], size: int, rounds: int, environment: str) -> list[str]:
     lines = [
-        "## Retention benchmark", "",
-        f"`make bench`, {size:,} prospects with one source row each, {PAST_IN_TEN * 10}% last contacted "
+        "## Retention benchmark", "", environment, "",
+        f"{size:,} prospects with one source row each, {PAST_IN_TEN * 10}% last contacted "
         "more than six years before the logical date (prospects class: anonymise). `floor` = bare "
         "`DELETE` of their sources and one `UPDATE` giving the same rows the same change (new id and match "
         "key, identifiers nulled, dates to the month, a constant band), one transaction; `sweep` = "
         "`run_retention_sweep(force=True)`, the whole call. Each on a fresh copy of one loaded template "
         f"database; {rounds} round{'s' if rounds != 1 else ''}"
         f"{', order alternating, medians' if rounds > 1 else ', floor first'}.", "",
-        "| backend | floor s | sweep s | x floor | target 2x | rows (floor) | rows (sweep) |",
-        "| --- | ---: | ---: | ---: | --- | ---: | ---: |",
+        "| backend | floor s | sweep s | x floor | target 2x | rows (floor) | rows (sweep) | load s (untimed) |",
+        "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
     ]
     for r in results:
         floor, sweep = _median(r["floor"]), _median(r["sweep"])
         ratio = sweep / floor
         lines.append(f"| {r['backend']} | {floor:.2f} | {sweep:.2f} | {ratio:.2f} | "
-                     f"**{'PASS' if ratio <= TARGET else 'FAIL'}** | {r['floor'][0][1]:,} | {r['sweep'][0][1]:,} |")
+                     f"**{'PASS' if ratio <= TARGET else 'FAIL'}** | {r['floor'][0][1]:,} | {r['sweep'][0][1]:,} | "
+                     f"{r['load']:.0f} |")
     if rounds > 1:
         lines += ["", "All samples (s): " + "; ".join(
             f"{r['backend']} floor {', '.join(f'{s[0]:.2f}' for s in r['floor'])}, sweep "
             f"{', '.join(f'{s[0]:.2f}' for s in r['sweep'])}" for r in results)]
     for r in results:
         sweep_clock, floor_clock = _median_clock(r["sweep"]), _median_clock(r["floor"])
-        lines += ["", f"### Where the time goes: {r['backend']}", "",
+        lines += ["", f"### Where the sweep's time goes: {r['backend']} (median sample)", "",
                   "| phase | s | of which SQL + COMMIT s |", "| --- | ---: | ---: |"]
         for label in sorted(sweep_clock.phases):
             lines.append(f"| {label} | {sweep_clock.phases[label]:.2f} | {sweep_clock.phase_sql[label]:.2f} |")
@@ -488,7 +512,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="postgresql,sqlite")
     parser.add_argument("--prospects", type=int, default=PROSPECTS)
-    parser.add_argument("--rounds", type=int, default=1, help="floor/sweep pairs per backend, order alternating")
+    parser.add_argument("--rounds", type=int, default=2, help="floor/sweep pairs per backend, order alternating")
     args = parser.parse_args()
     backends = args.backends.split(",")
     OUT_DIR.mkdir(parents=True, exist_ok=True)
@@ -499,7 +523,7 @@ def main() -> int:
             results.append(measure(backend, args.prospects, args.rounds, policy, run))
     finally:
         drop_databases(backends)
-    lines = report_lines(results, args.prospects, args.rounds)
+    lines = report_lines(results, args.prospects, args.rounds, environment_line(backends))
     (OUT_DIR / "retention_results.md").write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
     return 0
