@@ -69,6 +69,7 @@ test: venv airflow-db lint $(VENV)/.fuzz-installed
 bench: venv
 	$(PY) bench/ingest_bench.py
 	$(PY) bench/suppression_bench.py
+	$(PY) bench/retention_bench.py
 
 eval: venv
 	$(PY) eval/minors_eval.py

@@ -7,8 +7,7 @@ SELECT d.id,
          + ROW_NUMBER() OVER (ORDER BY random()),
        b.band
 FROM ret_due d
-JOIN prospects p ON p.prospect_id = d.id
-LEFT JOIN ret_bands b ON b.job_title = p.job_title
+LEFT JOIN ret_bands b ON b.job_title = d.job_title
 WHERE d.held = 0;
 UPDATE sqlite_sequence SET seq = (SELECT MAX(new_id) FROM ret_anon)
 WHERE name = 'prospects' AND EXISTS (SELECT 1 FROM ret_anon)

@@ -1,8 +1,7 @@
 -- Answers to access and portability requests completed before the cutoff and
 -- still on disk; held = a legal hold names the requester.
-INSERT INTO ret_due (id, key, held)
-SELECT NULL, r.request_id,
-       HELD_HASH(r.subject_hash)
+SELECT CAST(NULL AS BIGINT) AS id, r.request_id AS key,
+       HELD_HASH(r.subject_hash) AS held
 FROM data_subject_requests r
 WHERE r.answer_file IS NOT NULL
   AND r.completed_at < :cutoff

@@ -1,6 +1,6 @@
 -- Holds released before the cutoff.
-INSERT INTO ret_due (id, key, held)
-SELECT h.hold_id, NULL, 0
+SELECT h.hold_id AS id, CAST(NULL AS TEXT) AS key,
+       0 AS held
 FROM legal_holds h
 WHERE h.released_at IS NOT NULL
   AND h.released_at < :cutoff

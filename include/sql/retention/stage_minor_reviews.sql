@@ -2,8 +2,8 @@
 -- erased, or anonymised under a new id), decided before the cutoff. A review
 -- that cleared a person still held stays: it stops the same signals queueing
 -- them again.
-INSERT INTO ret_due (id, key, held)
-SELECT r.review_id, NULL, 0
+SELECT r.review_id AS id, CAST(NULL AS TEXT) AS key,
+       0 AS held
 FROM minor_reviews r
 WHERE r.status <> 'open'
   AND r.decided_at < :cutoff

@@ -33,7 +33,6 @@ def stage_bands(conn: Connection, bands: SeniorityBands) -> int:
     conn.execute(text("DROP TABLE IF EXISTS ret_bands"))
     conn.execute(text("CREATE TEMPORARY TABLE ret_bands (job_title TEXT PRIMARY KEY, band TEXT)"))
     titles = conn.execute(text(
-        "SELECT DISTINCT p.job_title FROM ret_due d JOIN prospects p ON p.prospect_id = d.id "
-        "WHERE d.held = 0 AND p.job_title IS NOT NULL")).scalars().all()
+        "SELECT DISTINCT job_title FROM ret_due WHERE held = 0 AND job_title IS NOT NULL")).scalars().all()
     bulk_insert(conn, "ret_bands", ("job_title", "band"), [(t, bands.band(t)) for t in titles])
     return len(titles)

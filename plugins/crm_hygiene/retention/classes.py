@@ -1,10 +1,11 @@
 """Each retention class the policy names: the table it lives in, how its due
 rows are found, and what acting on them does.
 
-A class stages its due rows into ``ret_due`` (numeric ``id`` or text ``key``,
-and ``held`` = 1 where an active legal hold names the person) with its
-``stage_<class>.sql``; counts, the circuit breaker, the action and the re-check
-all read that one staging, so the rule for "due" is written once per class.
+A class's ``stage_<class>.sql`` is one SELECT of its due rows: ``id`` (numeric
+ids) or ``key`` (text ids), ``held`` = 1 where a standing legal hold names the
+person, and for prospects ``job_title`` (which anonymising bands). The sweep
+counts it for the plan, the circuit breaker and the re-check, and stages it
+into ``ret_due`` to act on, so the rule for "due" is written once per class.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ class TableClass(NamedTuple):
     stage: str  # the stage_*.sql file (without .sql)
     stage_params: dict  # what that file needs beyond :cutoff and :as_of
     uses_held_keys: bool  # needs ret_held_keys (holds matched by email match key in Python)
+    staged_columns: tuple[str, ...] = ("id", "key", "held")
 
 
 TABLE_CLASSES: tuple[TableClass, ...] = (
-    TableClass("prospects", "prospects", "prospect_id", "id", "stage_prospects", {}, False),
+    TableClass("prospects", "prospects", "prospect_id", "id", "stage_prospects", {}, False,
+               ("id", "key", "held", "job_title")),
     TableClass("applicants_rejected", "applicants", "applicant_id", "key", "stage_applicants",
                {"status": "rejected", "retain": False}, True),
     TableClass("applicants_future_roles", "applicants", "applicant_id", "key", "stage_applicants",

@@ -53,6 +53,13 @@ def statements(conn: Connection, name: str, **constants: str) -> list[TextClause
     return [_typed(part.strip()) for part in re.split(r";\s*\n", body) if part.strip()]
 
 
+def wrapped(conn: Connection, name: str, template: str, **constants: str) -> TextClause:
+    """The one SELECT of ``retention/<name>.sql`` placed into `template` at ``{select}``
+    (a class's due rows counted, or staged), ready for `conn`'s database."""
+    (select,) = statements(conn, name)
+    return _typed(template.format(select=select.text, **constants))
+
+
 def _typed(sql: str) -> TextClause:
     clause = text(sql)
     used = [name for name in _TYPED if f":{name}" in sql]

@@ -30,7 +30,7 @@ from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 
 from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
-from crm_hygiene.db import read_sql, use_large_work_mem
+from crm_hygiene.db import read_sql, use_large_page_cache, use_large_work_mem
 from crm_hygiene.drops import files
 from crm_hygiene.drops.registry import DropTally
 from crm_hygiene.erasure import lock_out_admission
@@ -42,7 +42,7 @@ from crm_hygiene.policy import Period, Policy, RetentionClass
 from crm_hygiene.retention import drop_files
 from crm_hygiene.retention.anonymise import SeniorityBands, stage_bands
 from crm_hygiene.retention.classes import TABLE_CLASSES, TableClass, check_catalogue
-from crm_hygiene.retention.sql import run_all
+from crm_hygiene.retention.sql import run_all, wrapped
 from crm_hygiene.run import RunInfo
 
 REPORTS_DIR = "reports"
@@ -101,7 +101,7 @@ def cutoff_for(period: Period, today) -> datetime:
 
 def _fresh_staging(conn: Connection) -> None:
     conn.execute(text("DROP TABLE IF EXISTS ret_due"))
-    conn.execute(text("CREATE TEMPORARY TABLE ret_due (id BIGINT, key TEXT, held INTEGER NOT NULL)"))
+    conn.execute(text("CREATE TEMPORARY TABLE ret_due (id BIGINT, key TEXT, held INTEGER NOT NULL, job_title TEXT)"))
 
 
 def _active_hold_hashes(conn: Connection, as_of: datetime) -> set[str]:
@@ -121,11 +121,28 @@ def _stage_held_keys(conn: Connection, keys: HashKeys, held_hashes: set[str]) ->
     bulk_insert(conn, "ret_held_keys", ("email_match_key",), held)
 
 
+_COUNT_DUE = "SELECT COUNT(*), COALESCE(SUM(held), 0) FROM ({select}) AS due"
+_STAGE_DUE = "INSERT INTO ret_due ({columns}) SELECT {columns} FROM ({select}) AS due"
+
+
+def _class_params(table_class: TableClass, cutoff: datetime, run: RunInfo) -> dict:
+    return {"cutoff": cutoff, "as_of": run.today_start, "run_id": run.run_id, **table_class.stage_params}
+
+
+def _count_class(conn: Connection, table_class: TableClass, cutoff: datetime, run: RunInfo) -> tuple[int, int]:
+    """(due, held) of the class as of the run's logical date, staging nothing."""
+    statement = wrapped(conn, table_class.stage, _COUNT_DUE)
+    params = {k: v for k, v in _class_params(table_class, cutoff, run).items() if f":{k}" in statement.text}
+    due, held = conn.execute(statement, params).one()
+    return int(due), int(held)
+
+
 def _stage_class(conn: Connection, table_class: TableClass, cutoff: datetime, run: RunInfo) -> tuple[int, int]:
-    """Stage the class's due rows as of the run's logical date; (due, held)."""
+    """Stage the class's due rows in ``ret_due``; (due, held)."""
     conn.execute(text("DELETE FROM ret_due"))
-    run_all(conn, table_class.stage, {"cutoff": cutoff, "as_of": run.today_start, "run_id": run.run_id,
-                                      **table_class.stage_params})
+    statement = wrapped(conn, table_class.stage, _STAGE_DUE, columns=", ".join(table_class.staged_columns))
+    params = {k: v for k, v in _class_params(table_class, cutoff, run).items() if f":{k}" in statement.text}
+    conn.execute(statement, params)
     due, held = conn.execute(text("SELECT COUNT(*), COALESCE(SUM(held), 0) FROM ret_due")).one()
     return int(due), int(held)
 
@@ -164,14 +181,12 @@ class _Sweep:
                           CountryResolver(self.policy.input_validation.country_aliases))
 
     def plan(self) -> None:
-        with self.engine.connect() as conn:  # staging only: rolled back
-            held_hashes = _active_hold_hashes(conn, self.as_of)
-            _fresh_staging(conn)
-            _stage_held_keys(conn, self.keys, held_hashes)
+        with self.engine.connect() as conn:  # counts only; the held keys' staging is rolled back
+            _stage_held_keys(conn, self.keys, _active_hold_hashes(conn, self.as_of))
             for table_class in TABLE_CLASSES:
                 counts = self.counts_for(table_class.name)
                 counts.before = _population(conn, table_class)
-                counts.due, counts.held = _stage_class(conn, table_class, self.cutoff(table_class.name), self.run)
+                counts.due, counts.held = _count_class(conn, table_class, self.cutoff(table_class.name), self.run)
                 counts.acted = counts.due - counts.held
                 removes_rows = self.rules[table_class.name].action == "delete"
                 counts.after = counts.before - counts.acted if removes_rows else counts.before
@@ -213,6 +228,7 @@ class _Sweep:
         with self.engine.begin() as conn:
             lock_out_admission(conn)  # an ingest merging into a row being anonymised waits
             use_large_work_mem(conn)
+            use_large_page_cache(conn)
             _fresh_staging(conn)
             if table_class.uses_held_keys:
                 _stage_held_keys(conn, self.keys, _active_hold_hashes(conn, self.as_of))
@@ -278,11 +294,10 @@ class _Sweep:
     def recheck(self) -> list[str]:
         """Count again from scratch: what is past its period and not held must be gone."""
         left = []
-        with self.engine.connect() as conn:  # staging only: rolled back
-            _fresh_staging(conn)
+        with self.engine.connect() as conn:  # counts only; the held keys' staging is rolled back
             _stage_held_keys(conn, self.keys, _active_hold_hashes(conn, self.as_of))
             for table_class in TABLE_CLASSES:
-                due, held = _stage_class(conn, table_class, self.cutoff(table_class.name), self.run)
+                due, held = _count_class(conn, table_class, self.cutoff(table_class.name), self.run)
                 self.report.classes[table_class.name].remaining = due - held
             conn.rollback()
         unfinished_answers = sum(f.kind == "answer_file" for f in pending_followups(self.engine))
