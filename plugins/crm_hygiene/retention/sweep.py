@@ -237,7 +237,10 @@ class _Sweep:
             counts.acted = 0
             if counts.due > counts.held:
                 counts.acted = self._apply(conn, table_class, rule, bands)
-            counts.after = _population(conn, table_class)
+            # Counted again only when rows left: anonymised rows stay where they
+            # are, and the admission lock keeps everyone else out meanwhile.
+            removed = counts.acted and rule.action == "delete"
+            counts.after = _population(conn, table_class) if removed else counts.before
             self._audit(conn, name, rule, counts)
             conn.execute(text("DROP TABLE ret_due"))
 
