@@ -17,7 +17,7 @@ from conftest import REPO
 PACKAGE = REPO / "plugins" / "crm_hygiene"
 
 BASE = {"run", "audit", "bulk", "db", "keys", "policy", "settings", "normalise", "minors", "special_category",
-        "rehash"}
+        "rehash", "seniority", "sqlmacros"}
 SHARED = {"drops", "erasure", "erasure_files", "legal_holds"}
 FEATURES = {"ingest", "suppression", "subject_requests", "minor_review", "applicants", "retention"}
 ENTRY = {"cli", "sample_data", "__init__"}

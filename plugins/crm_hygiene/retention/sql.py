@@ -1,10 +1,9 @@
 """The sweep's statements from ``include/sql/retention``, ready for one database.
 
 A file may hold several statements separated by ``;`` at a line end, and may
-use three macros, each written once here instead of in every class's file:
+use the dialect macros of crm_hygiene.sqlmacros (``MONTH_START(column)``) and
+two of the sweep's own, each written once here instead of in every class's file:
 
-- ``MONTH_START(column)``: the date generalised to its month (the one
-  expression the two databases spell differently);
 - ``HELD_HASH(column)``: 1 if a legal hold standing on ``:as_of`` names the
   keyed hash in `column`, else 0;
 - ``HELD_EMAIL_KEY(column)``: 1 if the email match key in `column` is one a
@@ -20,21 +19,13 @@ import re
 from sqlalchemy import Boolean, Connection, DateTime, TextClause, bindparam, text
 
 from crm_hygiene.db import read_sql
+from crm_hygiene.sqlmacros import expand_macros
 
-_MACRO = re.compile(r"\b(MONTH_START|HELD_HASH|HELD_EMAIL_KEY)\(([\w.]+)\)")
-_MONTH_START_BY_DIALECT = {
-    "sqlite": "strftime('%Y-%m-01 00:00:00.000000', {column})",
-    "postgresql": "date_trunc('month', {column})",
-}
 _HELD_HASH = ("CASE WHEN EXISTS (SELECT 1 FROM legal_holds h WHERE (h.released_at IS NULL OR h.released_at > :as_of) "
               "AND h.subject_hash = {column}) THEN 1 ELSE 0 END")
 _HELD_EMAIL_KEY = "CASE WHEN {column} IN (SELECT email_match_key FROM ret_held_keys) THEN 1 ELSE 0 END"
 
-
-def _expand(dialect: str, macro: str, column: str) -> str:
-    template = {"MONTH_START": _MONTH_START_BY_DIALECT[dialect], "HELD_HASH": _HELD_HASH,
-                "HELD_EMAIL_KEY": _HELD_EMAIL_KEY}[macro]
-    return template.format(column=column)
+_SWEEP_MACROS = {"HELD_HASH": _HELD_HASH, "HELD_EMAIL_KEY": _HELD_EMAIL_KEY}
 _TYPED = {"cutoff": DateTime, "as_of": DateTime, "now": DateTime, "retain": Boolean}
 
 
@@ -48,7 +39,7 @@ def statements(conn: Connection, name: str, **constants: str) -> list[TextClause
         raw = read_sql(f"retention/{name}.sql")
     if constants:
         raw = raw.format(**constants)
-    raw = _MACRO.sub(lambda m: _expand(dialect, m.group(1), m.group(2)), raw)
+    raw = expand_macros(raw, dialect, _SWEEP_MACROS)
     body = "\n".join(line for line in raw.splitlines() if not line.lstrip().startswith("--"))
     return [_typed(part.strip()) for part in re.split(r";\s*\n", body) if part.strip()]
 

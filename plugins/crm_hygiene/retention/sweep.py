@@ -40,10 +40,11 @@ from crm_hygiene.legal_holds import load_pending_holds
 from crm_hygiene.normalise.country import CountryResolver
 from crm_hygiene.policy import Period, Policy, RetentionClass
 from crm_hygiene.retention import drop_files
-from crm_hygiene.retention.anonymise import SeniorityBands, stage_bands
+from crm_hygiene.retention.anonymise import stage_bands
 from crm_hygiene.retention.classes import TABLE_CLASSES, TableClass, check_catalogue
 from crm_hygiene.retention.sql import run_all, wrapped
 from crm_hygiene.run import RunInfo
+from crm_hygiene.seniority import SeniorityBands
 
 REPORTS_DIR = "reports"
 
