@@ -45,7 +45,7 @@ PG_ADMIN_URL = os.environ.get("CRM_TEST_PG_URL", "postgresql+psycopg://postgres@
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CRM_TABLES = (
     "prospect_sources", "prospects", "quarantine", "audit_log", "ingested_files", "suppression_list",
-    "data_subject_requests", "legal_holds", "minor_reviews", "applicants",
+    "data_subject_requests", "legal_holds", "minor_reviews", "applicants", "erasure_followups", "partner_releases",
 )
 
 

@@ -21,9 +21,9 @@ CONTRACT_DAG_IDS = {
 PROJECT_DAG_IDS = {"review_minors"}
 INGEST_DAGS = {"ingest_research_lists": "research", "ingest_event_lists": "events", "ingest_enquiries": "enquiries"}
 BUILT_DAGS = sorted([*INGEST_DAGS, "sync_suppression_lists", "process_data_subject_requests", "review_minors",
-                     "ingest_applicants", "retention_sweep"])
+                     "ingest_applicants", "retention_sweep", "partner_aggregate_reports"])
 # DAGs that change what is held about prospects announce it; applicants are not prospects.
-NOT_ABOUT_PROSPECTS = {"ingest_applicants"}
+NOT_ABOUT_PROSPECTS = {"ingest_applicants", "partner_aggregate_reports"}
 HEAVY_MODULES = {"pandas", "numpy", "great_expectations", "sqlalchemy", "phonenumbers", "email_validator",
                  "pycountry", "faker", "psycopg"}
 LOGICAL_DATE = datetime(2032, 1, 1, tzinfo=UTC)

@@ -208,3 +208,27 @@ def retention_sweep(dry_run: bool | str = False, force: bool | str = False) -> d
 def _flag(value: bool | str) -> bool:
     """A boolean Param, rendered into a template as text ('True') or passed as itself."""
     return str(value).strip().lower() in ("true", "1", "yes")
+
+
+def partner_aggregate_reports(every_report: bool | str = False) -> dict:
+    """Release the partner reports due on the logical date (or all of them); counts and names only.
+
+    Fails for good (no retry can help) when the export gate or the attacker's
+    audit refuses a file, or a partner's privacy budget would be exceeded.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from crm_hygiene import settings
+    from crm_hygiene.partner_reports.disclosure import CannotProtect
+    from crm_hygiene.partner_reports.gate import ExportRefused
+    from crm_hygiene.partner_reports.noise import BudgetExceeded
+    from crm_hygiene.partner_reports.releases import release_reports
+    from crm_hygiene.policy import load_policy
+
+    try:
+        summary = release_reports(crm_engine(), load_policy(), run_info(), settings.exports_dir(),
+                                  every_report=_flag(every_report)).as_dict()
+    except (ExportRefused, BudgetExceeded, CannotProtect) as exc:
+        raise AirflowFailException(str(exc)) from None
+    log.info("partner reports: %s", summary)
+    return summary

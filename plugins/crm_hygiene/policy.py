@@ -355,6 +355,109 @@ class Retention(_Strict):
         return self
 
 
+# What a partner report may count by, and what it may count. A dimension is a
+# value many people share; anything that is or can stand for an identifier
+# (IDENTIFYING_DIMENSIONS) is refused by name.
+PartnerDimension = Literal["country", "source", "lawful_basis", "seniority_band", "first_contact_month"]
+PartnerMeasure = Literal["prospects_held", "contactable_now"]
+PARTNER_DIMENSIONS: tuple[str, ...] = PartnerDimension.__args__
+IDENTIFYING_DIMENSIONS = frozenset({
+    "email", "email_match_key", "email_hash", "first_name", "last_name", "name", "full_name", "phone",
+    "phone_e164", "company", "company_key", "job_title", "source_url", "url", "source_detail", "notes",
+    "date_of_birth", "age", "collected_at", "first_seen_at", "last_contact_at", "received_at", "event_date",
+    "prospect_id", "match_key", "domain", "address", "postcode", "ip",
+})
+
+
+class PartnerProtection(_Strict):
+    min_cell_size: int = Field(default=10, ge=2)
+    min_interval_width: int = Field(default=10, ge=1)
+    carry_suppression_forward: bool = True
+
+
+class PartnerReport(_Strict):
+    dimensions: tuple[str, ...] = Field(min_length=1, max_length=2)
+    measures: tuple[PartnerMeasure, ...] = Field(min_length=1)
+    # Released on the run dates this names: every day, Mondays, or the 1st of the month.
+    schedule: Literal["@daily", "@weekly", "@monthly"] = "@monthly"
+    min_cell_size: int | None = Field(default=None, ge=2)
+    min_interval_width: int | None = Field(default=None, ge=1)
+    carry_suppression_forward: bool | None = None
+
+    @model_validator(mode="after")
+    def _dimensions_identify_nobody(self) -> PartnerReport:
+        for dimension in self.dimensions:
+            if dimension.lower() in IDENTIFYING_DIMENSIONS:
+                raise ValueError(f"dimension {dimension!r} is or can stand for an identifier: aggregates "
+                                 "may not be broken down by it")
+            if dimension not in PARTNER_DIMENSIONS:
+                raise ValueError(f"dimension {dimension!r} is unknown: use one of {list(PARTNER_DIMENSIONS)}")
+        if len(set(self.dimensions)) != len(self.dimensions) or len(set(self.measures)) != len(self.measures):
+            raise ValueError("dimensions and measures must not repeat")
+        return self
+
+    def protection(self, defaults: PartnerProtection) -> PartnerProtection:
+        return PartnerProtection(
+            min_cell_size=self.min_cell_size or defaults.min_cell_size,
+            min_interval_width=self.min_interval_width or defaults.min_interval_width,
+            carry_suppression_forward=(defaults.carry_suppression_forward if self.carry_suppression_forward is None
+                                       else self.carry_suppression_forward))
+
+
+OTHER_CATEGORY = "other"
+
+
+class DifferentialPrivacy(_Strict):
+    epsilon_per_release: float = Field(gt=0)
+    total_epsilon: float = Field(gt=0)
+    # Each dimension's values, fixed here; a value not listed counts as OTHER_CATEGORY.
+    categories: dict[PartnerDimension, tuple[str, ...]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _budget_fits_a_release(self) -> DifferentialPrivacy:
+        if self.epsilon_per_release > self.total_epsilon:
+            raise ValueError("epsilon_per_release exceeds total_epsilon: no release could ever be made")
+        for dimension, values in self.categories.items():
+            if OTHER_CATEGORY not in values:
+                raise ValueError(f"categories of {dimension!r} must include {OTHER_CATEGORY!r} (unlisted values "
+                                 "count there)")
+        return self
+
+
+class Partner(_Strict):
+    reports: dict[str, PartnerReport] = Field(min_length=1)
+    differential_privacy: DifferentialPrivacy | None = None
+
+    @model_validator(mode="after")
+    def _dp_categories_fixed_for_every_dimension(self) -> Partner:
+        if self.differential_privacy is None:
+            return self
+        for name, report in self.reports.items():
+            missing = sorted(set(report.dimensions) - set(self.differential_privacy.categories))
+            if missing:
+                raise ValueError(f"report {name!r}: differential privacy needs the categories of {missing} "
+                                 "fixed in the policy (never taken from the data)")
+        return self
+
+
+_NAME = r"^[a-z][a-z0-9_]*$"
+
+
+class Partners(_Strict):
+    clause: str = Field(min_length=10)
+    defaults: PartnerProtection
+    list: dict[str, Partner]
+
+    @model_validator(mode="after")
+    def _names_are_folder_names(self) -> Partners:
+        for partner, spec in self.list.items():
+            for name in (partner, *spec.reports):
+                if not re.match(_NAME, name):
+                    raise ValueError(f"{name!r}: partner and report names are lower-case letters, digits and _ "
+                                     "(they become folder and file names)")
+        return self
+
+
 class AirflowRecords(_Strict):
     clause: str = Field(min_length=10)
     period: Period
@@ -370,6 +473,7 @@ class Policy(_Strict):
     suppression: Suppression
     data_subject_requests: DataSubjectRequests
     retention: Retention
+    partners: Partners
     airflow_records: AirflowRecords
     minors: Minors
     special_category: SpecialCategory
