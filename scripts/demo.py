@@ -28,7 +28,9 @@ from crm_hygiene.sample_data import generate_inbox  # noqa: E402
 INGEST_DAG_IDS = ("ingest_research_lists", "ingest_event_lists", "ingest_enquiries")
 ACTING_DAG_IDS = ("sync_suppression_lists", "process_data_subject_requests", "review_minors")
 APPLICANT_DAG_IDS = ("ingest_applicants",)  # job applicants: their own table, never prospects
-RETENTION_DAG_IDS = ("retention_sweep",)  # last: loads the legal hold, then purges what is past retention
+RETENTION_DAG_IDS = ("retention_sweep",)  # loads the legal hold, then purges what is past retention
+# Partner exports: the demo releases every report now (the schedule would wait for the 1st).
+PARTNER_DAG = ("partner_aggregate_reports", '{"every_report": true}')
 
 
 def demo_hash_key(data_dir: Path) -> None:
@@ -120,12 +122,13 @@ ROWS = 2000
 SEED = 42
 
 
-def run_dag(dag_id: str, logical_date: str) -> bool:
+def run_dag(dag_id: str, logical_date: str, conf: str | None = None) -> bool:
     started = time.monotonic()
     log_file = REPO / ".airflow" / f"demo-{dag_id}.log"
     with log_file.open("w") as log:
         result = subprocess.run(
-            [str(REPO / ".venv" / "bin" / "airflow"), "dags", "test", dag_id, logical_date],
+            [str(REPO / ".venv" / "bin" / "airflow"), "dags", "test", dag_id, logical_date,
+             *(["-c", conf] if conf else [])],
             stdout=log, stderr=subprocess.STDOUT, cwd=REPO, check=False,
         )
     ok = result.returncode == 0 and "state=success" in log_file.read_text(errors="replace")
@@ -149,6 +152,7 @@ def main() -> int:
     results += [run_dag(dag_id, today.isoformat()) for dag_id in APPLICANT_DAG_IDS]
     drop_legal_hold(data_dir, today)
     results += [run_dag(dag_id, today.isoformat()) for dag_id in RETENTION_DAG_IDS]
+    results.append(run_dag(PARTNER_DAG[0], today.isoformat(), PARTNER_DAG[1]))
     print("3. What the CRM holds now")
     for label, value in summary_counts(make_engine(settings.database_url_from_env())).items():
         print(f"  {label:<40} {value:>8,}")
@@ -161,6 +165,7 @@ Where to look
                     or trigger review_minors with ask_in_airflow on and answer in the Airflow UI
   request answers   {data_dir / 'exports' / 'dsr'}/<request_id>.json
   retention report  {data_dir / 'reports'}/retention_<date>.json (what the sweep removed, kept and why)
+  partner exports   {data_dir / 'exports' / 'partners'}/<partner>/<report>_<date>.csv with manifest.json
   processed drops   {data_dir / 'archive'}
   rejected drops    {data_dir / 'inbox'}/<kind>/rejected/ (with .reason.txt)
   Airflow UI        AIRFLOW_HOME=.airflow .venv/bin/airflow standalone   then http://localhost:8080

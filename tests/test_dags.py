@@ -213,6 +213,31 @@ def test_retention_dag_stops_at_the_breaker_and_acts_with_force_and_dry_run_chan
         "runs"]] == ["blocked", "planned"]
 
 
+def test_partner_reports_dag_releases_due_reports_and_every_report_on_request(dagbag, crm, data_dir, monkeypatch):
+    generate_inbox(data_dir, rows=400, seed=11, today=date(2032, 1, 1))
+    assert _run(dagbag.get_dag("ingest_research_lists"), monkeypatch, crm).state == "success"
+    dag = dagbag.get_dag("partner_aggregate_reports")
+    for task in dag.tasks:
+        task.retries = 0
+    partners = data_dir / "exports" / "partners"
+    # 2032-01-02 is no report's release day: nothing leaves.
+    not_due = dag.test(logical_date=LOGICAL_DATE.replace(day=2), run_conf={"every_report": False})
+    assert not_due.state == "success" and not partners.exists()
+    # The 1st of the month releases the monthly reports, each with its manifest.
+    assert dag.test(logical_date=LOGICAL_DATE, run_conf={"every_report": False}).state == "success"
+    released = sorted(p.relative_to(partners).as_posix() for p in partners.rglob("*.csv"))
+    assert released == ["contoso_research/prospects_by_seniority_2032-01-01.csv",
+                        "northwind_events/prospects_by_country_and_source_2032-01-01.csv"]
+    for csv_file in partners.rglob("*.csv"):
+        manifest = json.loads((csv_file.parent / "manifest.json").read_text())
+        assert manifest["file"] == csv_file.name and manifest["min_cell_size"] == 10
+    before = {p: p.read_bytes() for p in partners.rglob("*.csv")}
+    again = dag.test(logical_date=LOGICAL_DATE.replace(day=3), run_conf={"every_report": True})
+    assert again.state == "success"
+    assert {p: p.read_bytes() for p in partners.rglob("*.csv") if p in before} == before
+    assert len(list(partners.rglob("*_2032-01-03.csv"))) == 2
+
+
 def test_no_plugin_module_shadows_an_installed_module():
     """Airflow's plugin loading imported plugins/crm_hygiene/requests.py as the
     top-level 'requests' despite .airflowignore, breaking every task: keep
