@@ -315,3 +315,16 @@ def test_a_dimension_that_can_stand_for_an_identifier_is_refused_at_load(tmp_pat
 def test_the_shipped_policy_has_a_partner_report_by_country_and_source():
     reports = [r for p in POLICY.partners.list.values() for r in p.reports.values()]
     assert any(set(r.dimensions) == {"country", "source"} for r in reports)
+
+
+def test_every_dimension_the_policy_allows_passes_the_gate(crm, data_dir, tmp_path):
+    policy = policy_with(tmp_path, {"acme": {"reports": {
+        "by_month_and_basis": {"dimensions": ["first_contact_month", "lawful_basis"],
+                               "measures": ["prospects_held", "contactable_now"]},
+        "by_band": {"dimensions": ["seniority_band"], "measures": ["prospects_held"]}}}})
+    people(crm, data_dir, {"linkedin": 40, "search_engine": 25})
+    summary = release(crm, data_dir, policy, every_report=True)
+    assert sorted(summary.released) == ["acme/by_band", "acme/by_month_and_basis"]
+    months = export(data_dir, report="by_month_and_basis")
+    assert months[("2026-03", "legitimate_interests")]["prospects_held"] == "65"
+    assert export(data_dir, report="by_band")[("executive",)]["prospects_held"] == "65"  # research_row's CTO

@@ -25,7 +25,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
-PHONE = r"\+?\d[\d ()./-]{5,}\d"
+PHONE = r"\+?(?:\d[\s()./-]*){8,}"  # eight digits or more: a month (2026-03) is not a phone
 URL = r"(?i)(?:https?://|www\.|\.(?:com|org|net|io|co\.uk)\b)"
 COUNT = r"^\d*$"
 FORMULA = r"^[=+\-@\t\r]"  # a spreadsheet would run it (export_file.neutralised prevents it)
