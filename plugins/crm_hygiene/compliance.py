@@ -141,7 +141,7 @@ class MarkedTest:
 
 
 @dataclass(frozen=True)
-class TestMarkers:
+class MarksRead:
     tests: tuple[MarkedTest, ...]
     problems: tuple[str, ...]  # marks written where or how this reader cannot read them
 
@@ -235,7 +235,7 @@ class _FileReader:
                                      "a test class or pytestmark, so the report cannot read it")
 
 
-def read_test_markers(tests_dir: Path = TESTS_DIR, root: Path = REPO_ROOT) -> TestMarkers:
+def read_test_markers(tests_dir: Path = TESTS_DIR, root: Path = REPO_ROOT) -> MarksRead:
     """The ``enforces`` and ``promise`` marks of every test, from the files' syntax
     trees: fast, and nothing is imported or run (tests/test_compliance.py checks
     this reads what pytest itself collects)."""
@@ -254,7 +254,7 @@ def read_test_markers(tests_dir: Path = TESTS_DIR, root: Path = REPO_ROOT) -> Te
         reader = _FileReader(rel, tree)
         tests.extend(reader.tests())
         problems.extend(reader.problems)
-    return TestMarkers(tuple(tests), tuple(problems))
+    return MarksRead(tuple(tests), tuple(problems))
 
 
 # --- the latest run of each DAG, from audit_log -------------------------------------------
