@@ -18,7 +18,7 @@ export GX_ANALYTICS_ENABLED          := False
 export CRM_DATA_DIR                  ?= $(CURDIR)/data
 export PYTHONPATH                    := $(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: help venv demo test lint db-upgrade sample-data bench eval eval-ceiling fuzz lock airflow-db airflow-clean ui clean
+.PHONY: help venv demo test lint db-upgrade sample-data compliance-report bench eval eval-ceiling fuzz lock airflow-db airflow-clean ui clean
 
 help:
 	@echo "make demo         build .venv, generate sample data, run every DAG end to end (SQLite)"
@@ -29,6 +29,8 @@ help:
 	@echo "make fuzz         FUZZ_SECONDS=N: coverage-guided fuzzing (atheris) of the reader, row checks, request parser"
 	@echo "make sample-data  ROWS=N SEED=S: write sample drops into \$$CRM_DATA_DIR/inbox"
 	@echo "make db-upgrade   bring the CRM schema up to date (Alembic)"
+	@echo "make compliance-report  one page for a regulator: each policy clause, the DAG task enforcing it, the tests"
+	@echo "                  proving it, the latest runs' counts (\$$CRM_DATA_DIR/reports/compliance_<date>.html, .md)"
 	@echo "make airflow-clean  delete Airflow's own run records, XCom and task logs older than the policy's period"
 	@echo "make ui           Airflow UI on http://localhost:8080 (airflow standalone, same settings as the demo)"
 	@echo "make lock         regenerate constraints.txt from a fresh resolve of requirements.txt"
@@ -55,6 +57,11 @@ db-upgrade: venv
 
 sample-data: venv
 	$(PY) -m crm_hygiene.cli sample-data --rows $(ROWS) --seed $(SEED)
+
+# Reads the policy file, include/compliance/enforcement.yaml, the tests' marks
+# (without running them) and audit_log; writes reports/compliance_<date>.html and .md.
+compliance-report: venv
+	$(PY) -m crm_hygiene.cli compliance-report
 
 demo: venv airflow-db
 	$(PY) scripts/demo.py

@@ -21,6 +21,7 @@ sys.path[:0] = [str(REPO / "plugins")]
 
 from crm_hygiene import settings  # noqa: E402
 from crm_hygiene.cli import summary_counts  # noqa: E402
+from crm_hygiene.compliance import build_report, write_compliance_report  # noqa: E402
 from crm_hygiene.db import make_engine  # noqa: E402
 from crm_hygiene.sample_data import generate_inbox  # noqa: E402
 
@@ -154,8 +155,13 @@ def main() -> int:
     results += [run_dag(dag_id, today.isoformat()) for dag_id in RETENTION_DAG_IDS]
     results.append(run_dag(PARTNER_DAG[0], today.isoformat(), PARTNER_DAG[1]))
     print("3. What the CRM holds now")
-    for label, value in summary_counts(make_engine(settings.database_url_from_env())).items():
+    engine = make_engine(settings.database_url_from_env())
+    for label, value in summary_counts(engine).items():
         print(f"  {label:<40} {value:>8,}")
+    report = build_report(engine)
+    page, _markdown = write_compliance_report(report, data_dir)
+    print(f"4. Compliance evidence: {len(report.clauses) - len(report.uncovered)} of {len(report.clauses)} policy "
+          f"clauses proven by a test\n  {page}")
     print(f"""
 Where to look
   CRM database      {data_dir / 'crm.db'}   (sqlite3 it; tables prospects, marketing_prospects,
@@ -166,6 +172,8 @@ Where to look
   request answers   {data_dir / 'exports' / 'dsr'}/<request_id>.json
   retention report  {data_dir / 'reports'}/retention_<date>.json (what the sweep removed, kept and why)
   partner exports   {data_dir / 'exports' / 'partners'}/<partner>/<report>_<date>.csv with manifest.json
+  compliance        {data_dir / 'reports'}/compliance_<date>.html and .md (each policy clause, the DAG task
+                    enforcing it, the tests proving it, each DAG's latest run's counts; `make compliance-report`)
   processed drops   {data_dir / 'archive'}
   rejected drops    {data_dir / 'inbox'}/<kind>/rejected/ (with .reason.txt)
   Airflow UI        AIRFLOW_HOME=.airflow .venv/bin/airflow standalone   then http://localhost:8080

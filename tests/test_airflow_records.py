@@ -8,11 +8,18 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from conftest import REPO
 
 from crm_hygiene.cli import prune_logs
 from crm_hygiene.policy import load_policy
 from crm_hygiene.run import utc_now
+
+# The privacy-policy clauses and contract promises these tests prove (make compliance-report).
+pytestmark = [
+    pytest.mark.enforces("airflow_records"),
+    pytest.mark.promise(4),
+]
 
 
 def test_task_logs_older_than_the_policys_period_are_deleted_and_newer_ones_kept(tmp_path):

@@ -81,12 +81,16 @@ BAD_ROWS = [
 ]
 
 
+@pytest.mark.enforces("input_validation")
+@pytest.mark.promise(7)
 @pytest.mark.parametrize(("cells", "reason"), BAD_ROWS, ids=[r for _, r in BAD_ROWS])
 def test_each_check_names_its_reason(cells, reason):
     applicant, reasons = parse_row(dict(zip(HEADER, cells, strict=True)), POLICY, TODAY)
     assert applicant is None and reasons == [reason]
 
 
+@pytest.mark.enforces("input_validation")
+@pytest.mark.promise(7)
 def test_bad_rows_are_quarantined_with_reasons_and_the_good_rows_still_load(crm, data_dir):
     rows = [row(f"OK-{i}", f"ok{i}@acme.com") for i in range(2)] + [cells for cells, _ in BAD_ROWS]
     summary = drop(crm, data_dir, "mixed.csv", rows)
@@ -104,6 +108,8 @@ def test_optional_columns_may_be_absent(crm, data_dir):
     assert crm.rows("SELECT retain_for_future_roles, dispute FROM applicants") == [(False, False)]
 
 
+@pytest.mark.enforces("input_validation")
+@pytest.mark.promise(7)
 def test_a_file_missing_a_required_column_is_rejected_with_a_reason(crm, data_dir):
     summary = drop(crm, data_dir, "bad.csv", [["APP-1", "ann@acme.com"]], header=["applicant_id", "email"])
     assert summary["files_rejected"] == 1 and "bad.csv" in summary["rejected"]
@@ -215,6 +221,8 @@ def test_migration_goes_down_and_up_again(crm):
             "updated_at) VALUES ('A', 'c@d.com', 'c@d.com', 'pending', '2026-01-01', '2026-01-01', '2026-01-01')"))
 
 
+@pytest.mark.enforces("data_subject_requests")
+@pytest.mark.promise(3)
 def test_an_erasure_takes_the_persons_applications_and_their_applicant_drop_rows(crm, data_dir):
     """Contract promise 3: after an erasure the person is nowhere, their applications included."""
     from drops import requests
@@ -228,6 +236,7 @@ def test_an_erasure_takes_the_persons_applications_and_their_applicant_drop_rows
     assert "kim@acme.com" in archived and "quill" not in archived.lower()
 
 
+@pytest.mark.enforces("suppression", "retention")
 def test_a_list_erasure_leaves_a_held_persons_application_and_quarantined_rows(crm, data_dir):
     """A legal hold keeps everything of the person while it stands, whoever names them."""
     from drops import sync

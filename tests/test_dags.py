@@ -122,6 +122,8 @@ def test_ingest_dag_runs_end_to_end_and_reruns_change_nothing(dagbag, crm, data_
     assert _crm_state(crm) == state
 
 
+@pytest.mark.enforces("input_validation")
+@pytest.mark.promise(7)
 def test_rejected_file_fails_the_run_visibly(dagbag, crm, data_dir, monkeypatch):
     inbox = data_dir / "inbox" / "events"
     write_csv(inbox / "broken.csv", ["event_name", "first_name"], [["Conf", "Ann"]])
@@ -132,6 +134,7 @@ def test_rejected_file_fails_the_run_visibly(dagbag, crm, data_dir, monkeypatch)
     assert crm.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'file_rejected'") == 1
 
 
+@pytest.mark.enforces("suppression")
 def test_suppression_dag_applies_a_list_and_reruns_change_nothing(dagbag, crm, data_dir, monkeypatch):
     _drop_research(data_dir, [
         ["Ann", "Lee", "ann@acme.com", "", "Acme", "CTO", "UK", "linkedin", "", "2031-06-01"]])
@@ -146,6 +149,7 @@ def test_suppression_dag_applies_a_list_and_reruns_change_nothing(dagbag, crm, d
     assert (crm.rows("SELECT * FROM suppression_list"), _crm_state(crm)) == state
 
 
+@pytest.mark.enforces("minors")
 def test_review_dag_applies_decisions_sweeps_and_asks_nobody_unless_told(dagbag, crm, data_dir, monkeypatch):
     _drop_research(data_dir, [
         ["Pip", "Young", "pip@acme.com", "", "Acme", "Year 10 pupil", "UK", "linkedin", "", "2031-06-01"],
@@ -167,6 +171,7 @@ def test_review_dag_applies_decisions_sweeps_and_asks_nobody_unless_told(dagbag,
     assert _crm_state(crm) == state
 
 
+@pytest.mark.enforces("data_subject_requests")
 def test_request_dag_answers_and_fails_loudly_a_week_before_an_open_request_falls_due(
         dagbag, crm, data_dir, monkeypatch):
     dag = dagbag.get_dag("process_data_subject_requests")
@@ -187,6 +192,8 @@ def test_request_dag_answers_and_fails_loudly_a_week_before_an_open_request_fall
     assert crm.scalar("SELECT status FROM data_subject_requests WHERE request_id = 'REQ-2'") == "open"
 
 
+@pytest.mark.enforces("retention")
+@pytest.mark.promise(4)
 def test_retention_dag_stops_at_the_breaker_and_acts_with_force_and_dry_run_changes_nothing(
         dagbag, crm, data_dir, monkeypatch):
     _drop_research(data_dir, [
@@ -254,6 +261,7 @@ def test_no_plugin_module_shadows_an_installed_module():
     assert not clashes
 
 
+@pytest.mark.enforces("minors")
 def test_answers_given_in_airflow_are_applied_and_questions_show_ids_and_rule_names_only(crm, data_dir, monkeypatch):
     from crm_airflow import tasks
 

@@ -19,6 +19,12 @@ from crm_hygiene.ingest.pipeline import ingest_inbox
 from crm_hygiene.run import RunInfo
 from crm_hygiene.subject_requests import process_inbox
 
+# The privacy-policy clauses and contract promises these tests prove (make compliance-report).
+pytestmark = [
+    pytest.mark.enforces("input_validation"),
+    pytest.mark.promise(7),
+]
+
 PLANTED = "zq.planted@acme-plant.com"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 from datetime import timedelta
 
+import pytest
 from conftest import write_csv
 from drops import (
     EVENT_HEADER,
@@ -48,6 +49,8 @@ def pat_in_three_records(crm, data_dir):
                                "e:kim@acme.com"}
 
 
+@pytest.mark.enforces("data_subject_requests")
+@pytest.mark.promise(3)
 def test_erasure_by_email_takes_the_phone_only_and_name_only_records_of_the_same_person(crm, data_dir):
     pat_in_three_records(crm, data_dir)
 
@@ -69,6 +72,8 @@ def test_erasure_by_email_takes_the_phone_only_and_name_only_records_of_the_same
     assert back["rows_blocked"] == 1
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(3)
 def test_erasure_entry_on_a_list_takes_the_linked_records_too(crm, data_dir):
     pat_in_three_records(crm, data_dir)
 
@@ -93,6 +98,8 @@ def quarantined(crm) -> list[int]:
     return [r[0] for r in crm.rows("SELECT row_number FROM quarantine ORDER BY row_number")]
 
 
+@pytest.mark.enforces("data_subject_requests")
+@pytest.mark.promise(3)
 def test_erasure_purges_quarantined_rows_by_phone_and_name_not_only_by_email(crm, data_dir):
     pat_in_three_records(crm, data_dir)
     _quarantine(crm, [
@@ -109,6 +116,8 @@ def test_erasure_purges_quarantined_rows_by_phone_and_name_not_only_by_email(crm
     assert '"quarantine_deleted": 4' in crm.scalar("SELECT details FROM audit_log WHERE action = 'erase'")
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(3)
 def test_phone_scope_erasure_purges_quarantined_rows_by_phone(crm, data_dir):
     ingest(crm, data_dir, RESEARCH, "p.csv", RESEARCH_HEADER, [
         research_row("Pat", "Phone", "", phone="020 7946 0555")])
@@ -120,12 +129,16 @@ def test_phone_scope_erasure_purges_quarantined_rows_by_phone(crm, data_dir):
     assert quarantined(crm) == [2]
 
 
+@pytest.mark.enforces("data_subject_requests")
+@pytest.mark.promise(3)
 def test_erasure_of_someone_not_held_purges_their_quarantined_rows(crm, data_dir):
     _quarantine(crm, [("gone@acme.com", None, None), ("kim@acme.com", None, None)])
     requests(crm, data_dir, "e.csv", [["E-1", "erasure", "Gone@acme.com", "2026-11-20", ""]])
     assert quarantined(crm) == [2]
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(3)
 def test_a_list_erasure_of_someone_not_held_purges_their_quarantined_rows(crm, data_dir):
     """A list names people in plain too: their rows in quarantine go, though nobody was held."""
     _quarantine(crm, [("gone@acme.com", None, None), (None, PAT_PHONE, None), ("kim@acme.com", None, None)])
@@ -135,6 +148,7 @@ def test_a_list_erasure_of_someone_not_held_purges_their_quarantined_rows(crm, d
     assert quarantined(crm) == [3]
 
 
+@pytest.mark.enforces("data_subject_requests", "minors")
 def test_an_erased_adults_review_is_closed_and_the_timeout_leaves_the_next_person_alone(crm, data_dir):
     # A likely minor (school signals only) waits for review: an adult, as it turns out.
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
@@ -159,6 +173,8 @@ def test_an_erased_adults_review_is_closed_and_the_timeout_leaves_the_next_perso
     assert crm.scalar("SELECT prospect_id FROM prospects") > old_id
 
 
+@pytest.mark.enforces("data_subject_requests")
+@pytest.mark.promise(3)
 def test_ids_are_never_reused(crm, data_dir):
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
         research_row("A", "One", "a@acme.com"), research_row("B", "Two", "b@acme.com")])
@@ -169,6 +185,7 @@ def test_ids_are_never_reused(crm, data_dir):
     assert crm.scalar("SELECT prospect_id FROM prospects WHERE email = 'c@acme.com'") > highest
 
 
+@pytest.mark.enforces("minors")
 def test_minor_review_decisions_still_close_as_minor(crm, data_dir):
     """Decided minors close with the reviewer's decision, not as a plain erasure."""
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
@@ -193,6 +210,8 @@ def test_minor_review_no_longer_reaches_into_the_ingest_features_admission():
     assert callable(erase_minors) and MINOR_REASON == "minor"
 
 
+@pytest.mark.enforces("data_subject_requests")
+@pytest.mark.promise(3)
 def test_rows_the_drop_layer_quarantined_without_a_usable_email_go_with_the_person(crm, data_dir):
     pat_in_three_records(crm, data_dir)
     bad = ingest(crm, data_dir, RESEARCH, "5-bad.csv", RESEARCH_HEADER, [
@@ -209,6 +228,8 @@ def test_rows_the_drop_layer_quarantined_without_a_usable_email_go_with_the_pers
     assert crm.rows("SELECT email_match_key FROM quarantine") == [("kim@acme.com",)]
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(3)
 def test_a_phone_only_erasure_finds_a_row_quarantined_with_an_unknown_country(crm, data_dir):
     """The row's country is unknown, so its national number is read in the default
     region, as the list's phone is: the two meet, and the row goes."""

@@ -28,6 +28,12 @@ from crm_hygiene.drops import files
 from crm_hygiene.ingest.kinds import ENQUIRIES, RESEARCH
 from crm_hygiene.run import RunInfo
 
+# The privacy-policy clauses and contract promises these tests prove (make compliance-report).
+pytestmark = [
+    pytest.mark.enforces("data_subject_requests"),
+    pytest.mark.promise(3),
+]
+
 # Every way the erased person could still be read in a file.
 PAT_STRINGS = ("pat@acme.com", "Pat", "Quill", "7946 0555", "79460555")
 
@@ -181,6 +187,7 @@ def test_erasure_scrubs_the_person_from_archived_and_rejected_drops(crm, data_di
     assert snapshot == {p: p.read_bytes() for p in data_dir.rglob("*") if p.is_file() and "crm.db" not in p.name}
 
 
+@pytest.mark.enforces("suppression")
 def test_a_list_erasure_scrubs_its_own_line_and_people_not_held(crm, data_dir):
     ingest(crm, data_dir, RESEARCH, "research.csv", RESEARCH_HEADER, [research_row("Kim", "Other", "kim@acme.com")])
     rejected = data_dir / "inbox" / "research" / "rejected"

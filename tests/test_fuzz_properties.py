@@ -12,6 +12,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 from drops import KEYS, POLICY, TODAY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,6 +23,12 @@ from crm_hygiene.ingest.kinds import PROSPECT_KINDS
 from crm_hygiene.ingest.rows import RowContext, prepare_chunk
 from fuzz.cases import EDGE_CELLS, READER_HEADERS, READER_TOKENS, REQUEST_TYPES
 from fuzz.targets import check_records, parse_request_row, read_drop
+
+# The privacy-policy clauses and contract promises these tests prove (make compliance-report).
+pytestmark = [
+    pytest.mark.enforces("input_validation"),
+    pytest.mark.promise(7),
+]
 
 CTX = RowContext(policy=POLICY, today=TODAY, keys=KEYS)
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -16,6 +16,12 @@ from pathlib import Path
 
 import pytest
 
+# The privacy-policy clauses and contract promises these tests prove (make compliance-report).
+pytestmark = [
+    pytest.mark.enforces("input_validation"),
+    pytest.mark.promise(7),
+]
+
 REPO = Path(__file__).resolve().parents[1]
 TARGETS = ("reader", "rows", "requests")
 RUNS = 4000

@@ -39,6 +39,8 @@ def snapshot(crm) -> dict[str, list[tuple]]:
     }
 
 
+@pytest.mark.enforces("sources", "art14_notice", "input_validation")
+@pytest.mark.promise(7)
 def test_research_file_is_normalised_deduplicated_and_tagged(crm, data_dir):
     summary = ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
         research_row("José", "García", " Jose.Garcia+news@GoogleMail.com ", phone="020 7946 0958"),
@@ -92,6 +94,7 @@ def test_rerunning_with_an_empty_inbox_changes_nothing(crm, data_dir):
     assert snapshot(crm) == before
 
 
+@pytest.mark.enforces("lawful_basis_precedence", "sources")
 def test_person_across_sources_keeps_id_and_consent_is_sticky(crm, data_dir):
     ingest(crm, data_dir, RESEARCH, "r1.csv", RESEARCH_HEADER,
            [research_row("Ann", "Lee", "Ann.Lee@acme.com", title="Analyst", collected="2026-02-01")])
@@ -118,6 +121,7 @@ def test_an_older_file_arriving_late_does_not_overwrite_newer_values(crm, data_d
     assert title == "Director" and str(first_seen).startswith("2020-01-01")
 
 
+@pytest.mark.enforces("sources", "email_marketing")
 def test_event_consent_decides_basis_and_personal_mailboxes_need_consent(crm, data_dir):
     summary = ingest(crm, data_dir, EVENTS, "e.csv", EVENT_HEADER, [
         event_row("Corp", "NoConsent", "corp@acme.com", "no"),
@@ -135,6 +139,7 @@ def test_event_consent_decides_basis_and_personal_mailboxes_need_consent(crm, da
     assert marketed == {"corp@acme.com", "happy.person@hotmail.com"}
 
 
+@pytest.mark.enforces("sources", "email_marketing", "art14_notice")
 def test_email_a_friend_is_held_with_provenance_but_never_marketed(crm, data_dir):
     ingest(crm, data_dir, ENQUIRIES, "q1.csv", ENQUIRY_HEADER, [
         enquiry_row("Fred", "Friend", "fred@acme.com", "email_a_friend", "yes", referred_by="Sam@Acme.com"),
@@ -169,12 +174,16 @@ def test_people_without_email_match_on_phone_then_on_name_and_company(crm, data_
     assert sorted(crm.rows("SELECT first_name, job_title FROM prospects")) == [("Ann", "CEO"), ("bob", "Owner")]
 
 
+@pytest.mark.enforces("input_validation")
+@pytest.mark.promise(7)
 def test_row_without_any_identity_is_quarantined(crm, data_dir):
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [research_row("", "", "", company="")])
     assert crm.rows("SELECT reasons FROM quarantine") == [("no_identity",)]
     assert crm.scalar("SELECT COUNT(*) FROM prospects") == 0
 
 
+@pytest.mark.enforces("input_validation")
+@pytest.mark.promise(7)
 def test_bad_dates_and_future_dates_are_quarantined(crm, data_dir):
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
         research_row("A", "B", "a@acme.com", collected="31/02/2026"),
@@ -197,6 +206,8 @@ def test_header_case_spaces_and_bom_are_accepted(crm, data_dir):
     assert summary["files_loaded"] == 1 and summary["rows_admitted"] == 1
 
 
+@pytest.mark.enforces("input_validation")
+@pytest.mark.promise(7)
 def test_unreadable_or_wrong_files_are_rejected_and_the_rest_still_load(crm, data_dir):
     inbox = data_dir / "inbox" / "research"
     write_csv(inbox / "a_missing_column.csv", RESEARCH_HEADER[:-4], [["Ann", "Lee", "a@b.com", "", "", "", "UK", "linkedin", ""]])
@@ -221,6 +232,7 @@ def test_header_only_file_is_processed_once_with_nothing_in_it(crm, data_dir):
     assert summary["files_loaded"] == 1 and summary["rows_read"] == 0
 
 
+@pytest.mark.promise(6)
 def test_audit_log_has_counts_and_no_personal_data(crm, data_dir):
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
         research_row("Ann", "Lee", "ann@acme.com", phone="020 7946 0958"),

@@ -21,7 +21,7 @@ BASE = {"run", "audit", "bulk", "db", "keys", "policy", "settings", "normalise",
 SHARED = {"drops", "erasure", "erasure_files", "legal_holds"}
 FEATURES = {"ingest", "suppression", "subject_requests", "minor_review", "applicants", "retention",
             "partner_reports"}
-ENTRY = {"cli", "sample_data", "__init__"}
+ENTRY = {"cli", "sample_data", "compliance", "__init__"}
 
 
 def _top(module_path: Path) -> str:

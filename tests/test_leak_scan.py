@@ -284,12 +284,16 @@ def test_the_scan_finds_the_control_where_data_may_be(world):
 # database, the data folder (archived and rejected drops included), the exports or the logs.
 # One test per kind of place, so each known gap is tracked on its own.
 
+@pytest.mark.enforces("data_subject_requests", "suppression")
+@pytest.mark.promise(3)
 @pytest.mark.slow
 def test_erased_people_are_not_in_the_crm(world):
     leaks = _of(ERASED, world.crm)
     assert not leaks, _report(leaks)
 
 
+@pytest.mark.enforces("data_subject_requests", "suppression")
+@pytest.mark.promise(3)
 @pytest.mark.slow
 def test_erased_people_are_not_in_exports_reports_logs_or_xcom(world):
     leaks = [h for h in _of(ERASED, world.everywhere)
@@ -298,12 +302,15 @@ def test_erased_people_are_not_in_exports_reports_logs_or_xcom(world):
     assert not leaks, _report(leaks)
 
 
+@pytest.mark.enforces("data_subject_requests", "suppression")
+@pytest.mark.promise(3)
 @pytest.mark.slow
 def test_erased_people_are_not_in_archived_or_rejected_drops(world):
     leaks = [h for h in _of(ERASED, world.data) if not h.is_in(paths=("exports/", "reports/"))]
     assert not leaks, _report(leaks)
 
 
+@pytest.mark.enforces("suppression")
 @pytest.mark.slow
 def test_no_plaintext_in_lists_audit_holds_requests_or_reasons(world):
     """suppression_list, audit_log, legal_holds and data_subject_requests hold hashes, ids and
@@ -314,6 +321,8 @@ def test_no_plaintext_in_lists_audit_holds_requests_or_reasons(world):
     assert not leaks, _report(leaks)
 
 
+@pytest.mark.enforces("minors", "special_category")
+@pytest.mark.promise(2)
 @pytest.mark.slow
 def test_children_and_special_category_text_are_not_held(world):
     """Promise 2 and the policy ("the only processing of children's data ... would be to remove
@@ -335,6 +344,8 @@ def test_no_personal_data_in_airflow_logs_or_xcom(world):
 
 
 
+@pytest.mark.enforces("data_subject_requests")
+@pytest.mark.promise(3)
 def test_an_erasure_after_the_data_folder_moved_still_deletes_the_answer(crm, tmp_path):
     """Promise 3 holds when the data folder is not where it was when the answer was written."""
     from drops import KEYS, POLICY, TODAY, ingest

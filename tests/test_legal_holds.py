@@ -3,6 +3,7 @@ shared drop layer, before any DAG that may erase acts (so DAG order never matter
 
 from __future__ import annotations
 
+import pytest
 from conftest import write_csv
 from drops import KEYS, POLICY, RESEARCH_HEADER, TODAY, ingest, requests, research_row, sync
 from sqlalchemy import text
@@ -10,6 +11,11 @@ from sqlalchemy import text
 from crm_hygiene.ingest.kinds import RESEARCH
 from crm_hygiene.legal_holds import load_hold_drops
 from crm_hygiene.run import RunInfo
+
+# The privacy-policy clauses and contract promises these tests prove (make compliance-report).
+pytestmark = [
+    pytest.mark.enforces("retention"),
+]
 
 HOLD_HEADER = ["email", "case_ref", "placed_at", "released_at"]
 ERIN = "erin.quill@acme.com"
@@ -58,6 +64,7 @@ def test_holds_are_stored_as_keyed_hashes_of_the_match_key_only(crm, data_dir):
     assert not list((data_dir / "inbox" / "legal_holds").glob("*.csv"))
 
 
+@pytest.mark.enforces("data_subject_requests")
 def test_a_hold_dropped_with_an_erasure_request_refuses_it_without_any_retention_run(crm, data_dir):
     hold_erin(crm, data_dir)
     drop_holds(data_dir, "h.csv", [["erin.quill@acme.com", "CASE-9", "2026-11-01", ""]])
@@ -68,6 +75,7 @@ def test_a_hold_dropped_with_an_erasure_request_refuses_it_without_any_retention
     assert (data_dir / "archive" / "legal_holds").is_dir()
 
 
+@pytest.mark.enforces("data_subject_requests")
 def test_a_release_drop_ends_the_hold_and_a_later_erasure_goes_through(crm, data_dir):
     hold_erin(crm, data_dir)
     drop_holds(data_dir, "h1.csv", [[ERIN, "CASE-9", "2026-06-01", ""]])
@@ -100,6 +108,8 @@ def test_the_same_bytes_twice_change_nothing_and_a_repeat_in_new_bytes_updates_n
     assert crm.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'legal_holds_loaded'") == 2
 
 
+@pytest.mark.enforces("input_validation")
+@pytest.mark.promise(7)
 def test_bad_hold_rows_are_quarantined_with_reasons_and_the_good_rows_load(crm, data_dir):
     too_long = "C" * (POLICY.input_validation.max_cell_length.limit("case_ref") + 1)
     drop_holds(data_dir, "h.csv", [
@@ -122,6 +132,8 @@ def test_bad_hold_rows_are_quarantined_with_reasons_and_the_good_rows_load(crm, 
     assert [r[2] for r in holds(crm)] == ["CASE-7"]
 
 
+@pytest.mark.enforces("input_validation")
+@pytest.mark.promise(7)
 def test_a_holds_file_that_cannot_be_read_is_rejected_and_fails_the_erasing_dag(crm, data_dir):
     drop_holds(data_dir, "h.csv", [[ERIN, "2026-01-05"]], header=["email", "placed_at"])
     summary = requests(crm, data_dir, "e.csv", [["E-1", "erasure", "nobody@acme.com", "2026-11-20", ""]])
@@ -129,6 +141,7 @@ def test_a_holds_file_that_cannot_be_read_is_rejected_and_fails_the_erasing_dag(
     assert (data_dir / "inbox" / "legal_holds" / "rejected" / "h.csv.reason.txt").exists()
 
 
+@pytest.mark.enforces("suppression")
 def test_a_suppression_list_erasure_entry_is_refused_for_a_held_person(crm, data_dir):
     hold_erin(crm, data_dir)
     drop_holds(data_dir, "h.csv", [[ERIN, "CASE-9", "2026-11-01", ""]])

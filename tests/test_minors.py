@@ -40,6 +40,8 @@ def open_reviews(crm):
                     "WHERE r.status = 'open' ORDER BY p.email")
 
 
+@pytest.mark.enforces("minors")
+@pytest.mark.promise(2, 6)
 def test_a_date_of_birth_or_age_under_16_never_enters_and_only_its_hash_stays(crm, data_dir):
     summary = ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
         research_row("Kid", "One", "kid.one@gmail.com", phone="07911 123456", dob=CHILD_DOB),
@@ -64,6 +66,8 @@ def test_a_date_of_birth_or_age_under_16_never_enters_and_only_its_hash_stays(cr
     assert crm.scalar("SELECT COUNT(*) FROM prospects") == 1
 
 
+@pytest.mark.enforces("minors")
+@pytest.mark.promise(2)
 def test_a_held_person_shown_to_be_under_16_is_removed_with_everything_linked(crm, data_dir):
     ingest(crm, data_dir, EVENTS, "e.csv", EVENT_HEADER, [event_row("Sam", "Young", "sam@acme.com", "yes")])
     assert "sam@acme.com" in marketable(crm)
@@ -74,6 +78,7 @@ def test_a_held_person_shown_to_be_under_16_is_removed_with_everything_linked(cr
     assert crm.scalar("SELECT COUNT(*) FROM prospect_sources") == 0
 
 
+@pytest.mark.enforces("minors", "input_validation")
 def test_a_bad_row_of_a_child_is_counted_but_keeps_nothing(crm, data_dir):
     summary = ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
         research_row("Kid", "Three", "not-an-address", dob=CHILD_DOB),
@@ -86,6 +91,8 @@ def test_a_bad_row_of_a_child_is_counted_but_keeps_nothing(crm, data_dir):
     assert "minor_certain" in reasons[1] and "likely_minor" in reasons[2]
 
 
+@pytest.mark.enforces("minors")
+@pytest.mark.promise(2)
 @pytest.mark.parametrize(("row", "signals"), [
     (research_row("P", "One", "p1@gmail.com", title="Year 10 Pupil"), "pupil_job_title"),
     (research_row("P", "Two", "p2@stmarys.sch.uk", title="Student", company=""), "student_job_title,school_email_domain"),
@@ -111,6 +118,7 @@ def test_school_signals_hold_a_likely_minor_out_of_use_until_someone_decides(crm
     assert open_reviews(crm) == [(email, signals)]
 
 
+@pytest.mark.enforces("minors")
 def test_a_youth_event_is_a_signal_but_its_adult_staff_are_not_minors(crm, data_dir):
     ingest(crm, data_dir, EVENTS, "e.csv", EVENT_HEADER, [
         event_row("Tia", "Teen", "tia@gmail.com", "yes", event="Youth STEM Day 2026", title="", company=""),
@@ -120,6 +128,7 @@ def test_a_youth_event_is_a_signal_but_its_adult_staff_are_not_minors(crm, data_
     assert status_of(crm, "ola@stem.org") == "active"
 
 
+@pytest.mark.enforces("minors")
 @pytest.mark.parametrize("row", [
     research_row("Tea", "Cher", "t.cher@stmarys.sch.uk", title="Teacher", company="St Mary's Primary School"),
     research_row("Stu", "Loans", "s.l@slc.co.uk", title="Customer Adviser", company="Student Loans Company"),
@@ -133,6 +142,8 @@ def test_hard_negatives_are_admitted_as_adults(crm, data_dir, row):
     assert open_reviews(crm) == []
 
 
+@pytest.mark.enforces("minors")
+@pytest.mark.promise(6)
 def test_review_decisions_both_ways_are_applied_audited_and_remembered(crm, data_dir):
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
         research_row("Ada", "Grown", "ada@acme.com", title="Pupil"),
@@ -161,6 +172,7 @@ def test_review_decisions_both_ways_are_applied_audited_and_remembered(crm, data
                                    (999999, "adult"), ("x", "maybe")])["files_already_processed"] == 1
 
 
+@pytest.mark.enforces("minors")
 def test_undecided_reviews_are_removed_after_the_policy_limit(crm, data_dir):
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [research_row("Cy", "Pupil", "cy@gmail.com",
                                                                             title="GCSE student")])
@@ -173,6 +185,8 @@ def test_undecided_reviews_are_removed_after_the_policy_limit(crm, data_dir):
     assert crm.rows("SELECT status, decided_by FROM minor_reviews") == [("expired", "timeout")]
 
 
+@pytest.mark.enforces("minors")
+@pytest.mark.promise(2)
 def test_the_sweep_catches_someone_who_turned_out_to_be_a_minor_after_admission(crm, data_dir):
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
         research_row("Dee", "Later", "dee@gmail.com", title="Marketing Assistant"),
@@ -191,6 +205,8 @@ def test_the_sweep_catches_someone_who_turned_out_to_be_a_minor_after_admission(
     assert reviews(crm, data_dir)["newly_queued"] == 0
 
 
+@pytest.mark.enforces("minors")
+@pytest.mark.promise(2)
 def test_no_minor_is_ever_in_marketing_prospects(crm, data_dir):
     rows = [research_row(f"N{i}", "Adult", f"n{i}@acme.com", title="Sales Manager") for i in range(5)]
     rows += [research_row("Kid", "A", "kid.a@gmail.com", dob=CHILD_DOB),
@@ -205,6 +221,7 @@ def test_no_minor_is_ever_in_marketing_prospects(crm, data_dir):
     assert minors_in_view == 0
 
 
+@pytest.mark.enforces("minors")
 def test_a_date_of_birth_in_the_policy_file_is_counted_on_the_runs_day():
     from crm_hygiene.minors import CERTAIN, NOT_A_MINOR, MinorRules
 
@@ -214,6 +231,8 @@ def test_a_date_of_birth_in_the_policy_file_is_counted_on_the_runs_day():
     assert rules.assess(today=date(2026, 11, 25), date_of_birth=born).verdict == NOT_A_MINOR
 
 
+@pytest.mark.enforces("special_category")
+@pytest.mark.promise(6)
 def test_special_category_data_is_redacted_before_storage_and_counted(crm, data_dir):
     summary = ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
         research_row("Ivy", "Ok", "ivy@acme.com", title="Head of Sales", notes="Has diabetes; prefers email"),

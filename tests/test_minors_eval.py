@@ -10,6 +10,11 @@ import pytest
 from crm_hygiene.minors import CERTAIN, LIKELY, NOT_A_MINOR, MinorRules
 from crm_hygiene.policy import load_policy
 
+# The privacy-policy clauses and contract promises these tests prove (make compliance-report).
+pytestmark = [
+    pytest.mark.enforces("minors"),
+]
+
 EVAL_SEED = 7
 TODAY = date(2026, 11, 24)
 

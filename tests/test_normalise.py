@@ -16,6 +16,8 @@ from crm_hygiene.policy import load_policy
 POLICY = load_policy()
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(1)
 @pytest.mark.parametrize(
     ("raw", "key"),
     [
@@ -43,6 +45,7 @@ def test_canonical_email_trims_and_lowercases_and_keeps_tags():
     assert canonical_email("") is None and canonical_email("   ") is None
 
 
+@pytest.mark.enforces("email_marketing")
 def test_email_flags_come_from_the_policy_lists():
     m = POLICY.email_marketing
     flags = email_flags("info@bigco.com", m.free_mail_domains, m.role_local_parts, m.disposable_domains)
@@ -133,6 +136,8 @@ def address_variants(draw):
     return f"{local}@{domain}", variant
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(1)
 @given(address_variants())
 @settings(max_examples=300)
 def test_every_variant_of_an_address_has_its_match_key(pair):

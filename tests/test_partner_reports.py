@@ -27,6 +27,8 @@ from crm_hygiene.partner_reports.releases import release_reports
 from crm_hygiene.policy import DEFAULT_POLICY_FILE, PolicyError, load_policy
 from crm_hygiene.run import RunInfo
 
+# The privacy-policy clause and contract promise these tests prove (make compliance-report).
+pytestmark = [pytest.mark.enforces("partners"), pytest.mark.promise(5)]
 PERIOD = date(2026, 12, 1)
 SOURCES = ("linkedin", "search_engine", "company_website", "public_register", "data_research")
 

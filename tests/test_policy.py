@@ -16,6 +16,7 @@ def _write(tmp_path, mutate):
     return path
 
 
+@pytest.mark.enforces("sources", "email_marketing")
 def test_shipped_policy_loads_with_every_rule_citing_a_clause():
     policy = load_policy(DEFAULT_POLICY_FILE)
     for section in (policy.sources, policy.lawful_basis_precedence, policy.art14_notice,
@@ -28,6 +29,7 @@ def test_shipped_policy_loads_with_every_rule_citing_a_clause():
     assert "gmail.com" in policy.email_marketing.free_mail_domains
 
 
+@pytest.mark.enforces("art14_notice")
 def test_art14_notice_is_one_calendar_month():
     period = load_policy(DEFAULT_POLICY_FILE).art14_notice.period
     assert period.after(date(2026, 1, 31)) == date(2026, 2, 28)
@@ -93,6 +95,7 @@ def test_a_bad_retention_class_fails_at_load_saying_what_is_wrong(tmp_path, muta
         load_policy(_write(tmp_path, mutate))
 
 
+@pytest.mark.enforces("retention.classes.*")
 def test_every_retention_class_cites_a_clause_and_the_defaults_are_the_policys():
     classes = load_policy(DEFAULT_POLICY_FILE).retention.classes
     assert all(len(c.clause) > 40 for c in classes.values())

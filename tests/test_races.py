@@ -113,6 +113,8 @@ def _second_waits_for_the_first(crm, first: Worker, paused, resume, second: Work
     second.finish()
 
 
+@pytest.mark.enforces("suppression", "data_subject_requests")
+@pytest.mark.promise(1)
 def test_an_erasure_committing_during_admission_is_not_undone(crm, data_dir, monkeypatch):
     paused, resume = pause_in(monkeypatch, _admission_module(), "read_sql", "ingest",
                               when=lambda name: name == "ingest/count_held_candidates.sql")
@@ -123,6 +125,8 @@ def test_an_erasure_committing_during_admission_is_not_undone(crm, data_dir, mon
     assert_pat_erased_for_good(crm)
 
 
+@pytest.mark.enforces("suppression", "data_subject_requests")
+@pytest.mark.promise(1)
 def test_an_admission_during_an_uncommitted_erasure_waits_for_it(crm, data_dir, monkeypatch):
     paused, resume = pause_in(monkeypatch, erasure, "write_audit", "erasure")
     # The erasure pauses with its hash written but not committed; then the ingest comes in.

@@ -28,6 +28,11 @@ from crm_hygiene.ingest.kinds import ENQUIRIES, EVENTS, RESEARCH
 from crm_hygiene.run import RunInfo
 from crm_hygiene.subject_requests import process_inbox
 
+# The privacy-policy clauses and contract promises these tests prove (make compliance-report).
+pytestmark = [
+    pytest.mark.enforces("data_subject_requests"),
+]
+
 
 def hold_ingest(crm, data_dir):
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
@@ -81,6 +86,7 @@ def test_rectification_applies_validated_fields_and_audits_names_only(crm, data_
     assert "Chief" not in str(crm.rows("SELECT * FROM audit_log"))
 
 
+@pytest.mark.enforces("input_validation")
 def test_rectification_with_invalid_details_stays_open_for_a_person(crm, data_dir):
     hold_ingest(crm, data_dir)
     summary = requests(crm, data_dir, "q.csv", [
@@ -102,6 +108,8 @@ def test_restriction_keeps_the_person_out_of_every_use(crm, data_dir):
     assert crm.scalar("SELECT job_title FROM prospects WHERE email = 'erin.quill@acme.com'") == "CTO"
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(1)
 def test_objection_suppresses_held_or_not(crm, data_dir):
     hold_ingest(crm, data_dir)
     summary = requests(crm, data_dir, "q.csv", [
@@ -123,6 +131,8 @@ def _every_text_value(crm) -> str:
     return "\n".join(chunks).lower()
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(1, 3, 6)
 def test_erasure_leaves_nothing_but_a_hash_and_blocks_every_return(crm, data_dir):
     hold_ingest(crm, data_dir)
     # The person also referred a friend, had a bad row quarantined, and asked for a copy earlier.
@@ -152,6 +162,8 @@ def test_erasure_leaves_nothing_but_a_hash_and_blocks_every_return(crm, data_dir
     assert "erin" not in _every_text_value(crm)
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(1)
 def test_erasure_of_someone_not_held_still_keeps_them_out(crm, data_dir):
     summary = requests(crm, data_dir, "e.csv", [["E-2", "erasure", "never@acme.com", "2026-11-20", ""]])
     assert summary["outcomes"] == {"erasure:not_held_suppressed": 1}
@@ -159,6 +171,7 @@ def test_erasure_of_someone_not_held_still_keeps_them_out(crm, data_dir):
                   [research_row("Never", "Again", "never@acme.com")])["rows_blocked"] == 1
 
 
+@pytest.mark.enforces("retention")
 def test_erasure_is_refused_while_a_legal_hold_names_the_person(crm, data_dir):
     hold_ingest(crm, data_dir)
     with crm.engine.begin() as conn:
@@ -188,6 +201,8 @@ def test_open_requests_are_reported_a_week_before_they_fall_due_and_when_overdue
     assert late["overdue"] == ["D-1"] and late["due_within_warning"] == []
 
 
+@pytest.mark.enforces("input_validation")
+@pytest.mark.promise(7)
 def test_bad_request_rows_are_quarantined_and_a_re_drop_changes_nothing(crm, data_dir):
     rows = [["", "access", "a@acme.com", "2026-11-20", ""], ["B-1", "delete_me", "a@acme.com", "2026-11-20", ""],
             ["B-2", "access", "a@acme.com", "2026-11-20", ""]]
@@ -197,6 +212,8 @@ def test_bad_request_rows_are_quarantined_and_a_re_drop_changes_nothing(crm, dat
     assert again["duplicates_ignored"] == 1 and again["outcomes"] == {}
 
 
+@pytest.mark.enforces("input_validation")
+@pytest.mark.promise(7)
 @pytest.mark.parametrize("missing", ["request_id", "email"])
 def test_a_request_file_without_required_columns_is_rejected(crm, data_dir, missing):
     header = [c for c in REQUEST_HEADER if c != missing]

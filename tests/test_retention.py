@@ -22,6 +22,12 @@ from crm_hygiene.retention import sweep as sweep_module
 from crm_hygiene.retention.sweep import RetentionBlocked, RetentionIncomplete, run_retention_sweep
 from crm_hygiene.run import RunInfo
 
+# The privacy-policy clauses and contract promises these tests prove (make compliance-report).
+pytestmark = [
+    pytest.mark.enforces("retention"),
+    pytest.mark.promise(4),
+]
+
 # Every clock starts here (a Tuesday, no month end or leap day near a boundary).
 CLOCK = datetime(2020, 3, 10, 9, 30)
 ERIN = "erin.quill@acme.com"
@@ -151,10 +157,13 @@ HOLDABLE = ("prospects", "applicants_rejected", "applicants_future_roles", "appl
             "drop_files", "answer_files", "suppression_minor", "data_subject_requests")
 
 
+@pytest.mark.enforces("retention.classes.*")
 def test_every_policy_class_has_a_boundary_test():
     assert set(SEEDS) == set(POLICY.retention.classes)
 
 
+@pytest.mark.enforces("retention.classes.*")
+@pytest.mark.promise(6)
 @pytest.mark.parametrize("offset", [-1, 0, 1], ids=["day_before", "on_boundary", "day_after"])
 @pytest.mark.parametrize("name", sorted(SEEDS))
 def test_each_class_goes_on_its_boundary_and_not_a_day_before(crm, data_dir, name, offset):
@@ -171,6 +180,12 @@ def test_each_class_goes_on_its_boundary_and_not_a_day_before(crm, data_dir, nam
                         a=action, s=f"retention:{name}") == [(1,)]
 
 
+@pytest.mark.enforces(
+    "retention.classes.prospects", "retention.classes.applicants_rejected",
+    "retention.classes.applicants_future_roles", "retention.classes.applicants_hired",
+    "retention.classes.quarantine", "retention.classes.drop_files", "retention.classes.answer_files",
+    "retention.classes.suppression_minor", "retention.classes.data_subject_requests")
+@pytest.mark.promise(6)
 @pytest.mark.parametrize("offset", [-1, 0, 1], ids=["day_before", "on_boundary", "day_after"])
 @pytest.mark.parametrize("name", HOLDABLE)
 def test_a_held_person_is_kept_past_every_boundary_and_the_refusal_recorded(crm, data_dir, name, offset):
@@ -190,6 +205,9 @@ def test_a_held_person_is_kept_past_every_boundary_and_the_refusal_recorded(crm,
         assert ERIN in kept and OTHER not in kept
 
 
+@pytest.mark.enforces(
+    "retention.classes.prospects", "retention.classes.applicants_rejected", "retention.classes.quarantine",
+    "retention.classes.drop_files")
 @pytest.mark.parametrize("name", ["prospects", "applicants_rejected", "quarantine", "drop_files"])
 def test_a_released_hold_lets_the_next_sweep_act(crm, data_dir, name):
     still_there = SEEDS[name](crm, data_dir)
@@ -268,6 +286,7 @@ def test_a_second_sweep_the_same_day_changes_nothing(crm, data_dir):
     assert [r["run_id"] for r in runs] == ["first", "second"]
 
 
+@pytest.mark.enforces("retention.classes.prospects")
 def test_anonymised_rows_cannot_be_linked_back(crm, data_dir):
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
         research_row("Erin", "Quill", ERIN, phone="020 7946 0123", company="Quillworks Ltd",
@@ -301,6 +320,7 @@ def test_anonymised_rows_cannot_be_linked_back(crm, data_dir):
     assert scan_folder(data_dir / "reports", needles) == []
 
 
+@pytest.mark.enforces("retention.classes.prospects")
 def test_new_ids_keep_nothing_of_the_old_order(crm, data_dir, monkeypatch):
     _prospects(crm, data_dir, old=200, new=0)
     old_ids = [r[0] for r in crm.rows("SELECT prospect_id FROM prospects")]
@@ -338,6 +358,7 @@ def test_the_recheck_fails_the_run_when_something_past_retention_is_left(crm, da
     assert report["runs"][-1]["status"] == "incomplete"
 
 
+@pytest.mark.enforces("retention.classes.applicants_rejected", "retention.classes.applicants_hired")
 def test_pending_and_disputed_applicants_are_kept(crm, data_dir):
     inbox = data_dir / "inbox" / "applicants"
     write_csv(inbox / "a.csv", APPLICANT_HEADER, [
@@ -352,6 +373,7 @@ def test_pending_and_disputed_applicants_are_kept(crm, data_dir):
         ["APP-D", "APP-H", "APP-P"]
 
 
+@pytest.mark.enforces("retention.classes.drop_files")
 def test_a_scrubbed_drop_keeps_its_archive_date(crm, data_dir):
     """An erasure rewrites archived drops; that must not restart their retention clock."""
     still_there = seed_drop_files(crm, data_dir)
@@ -361,6 +383,7 @@ def test_a_scrubbed_drop_keeps_its_archive_date(crm, data_dir):
     assert abs(os.stat(path).st_mtime - CLOCK.timestamp()) < 1
 
 
+@pytest.mark.enforces("retention.classes.drop_files")
 def test_archived_and_rejected_drops_are_dated_when_they_arrive(crm, data_dir):
     inbox = data_dir / "inbox" / "research"
     old = write_csv(inbox / "old.csv", RESEARCH_HEADER, [research_row("Erin", "Quill", ERIN)])

@@ -15,6 +15,11 @@ from hypothesis import strategies as st
 from crm_hygiene.policy import DEFAULT_POLICY_FILE, PolicyError, SpecialCategory, load_policy
 from crm_hygiene.special_category import Redaction, SpecialCategoryError, SpecialCategoryScanner, _phrase_regex
 
+# The privacy-policy clauses and contract promises these tests prove (make compliance-report).
+pytestmark = [
+    pytest.mark.enforces("special_category"),
+]
+
 RULES = load_policy(DEFAULT_POLICY_FILE).special_category
 SCANNER = SpecialCategoryScanner(RULES)
 REDACTED = RULES.replacement

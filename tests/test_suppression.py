@@ -42,6 +42,8 @@ def status_of(crm, email) -> str | None:
     return crm.scalar("SELECT status FROM prospects WHERE email = :e", e=email)
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(6)
 def test_unsubscribe_is_stored_as_a_hash_and_takes_the_person_out_of_marketing(crm, data_dir):
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
         research_row("Ann", "Lee", "ann.lee@acme.com"), research_row("Bob", "Ray", "bob@acme.com")])
@@ -59,6 +61,8 @@ def test_unsubscribe_is_stored_as_a_hash_and_takes_the_person_out_of_marketing(c
     assert audit == [("suppression_list_applied", 1)]
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(1)
 @pytest.mark.parametrize("variant", [
     "ANN.LEE@ACME.COM", "ann.lee+news@acme.com", "  ann.lee@acme.com  ", "Ann.Lee+a+b@Acme.Com",
 ])
@@ -75,6 +79,8 @@ def test_a_suppressed_mailbox_never_re_enters_from_any_source(crm, data_dir, var
     assert crm.scalar("SELECT COUNT(*) FROM quarantine") == 0
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(1)
 @pytest.mark.parametrize("variant", ["j.o.h.n.smith@gmail.com", "John.Smith+x@googlemail.com", "johnsmith@GMAIL.com"])
 def test_gmail_dots_and_googlemail_are_one_suppressed_mailbox(crm, data_dir, variant):
     sync(crm, data_dir, "unsub.csv", [entry("complaint", "john.smith@gmail.com")])
@@ -83,6 +89,8 @@ def test_gmail_dots_and_googlemail_are_one_suppressed_mailbox(crm, data_dir, var
     assert crm.scalar("SELECT COUNT(*) FROM prospects") == 0
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(1)
 def test_email_hmac_entries_are_taken_as_given(crm, data_dir):
     digest = KEYS.current.digest("ann@acme.com")
     sync(crm, data_dir, "h.csv", [entry("hard_bounce", email_hmac=digest.upper())])
@@ -91,6 +99,8 @@ def test_email_hmac_entries_are_taken_as_given(crm, data_dir):
     assert summary["rows_blocked"] == 1
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(1)
 def test_domain_entry_suppresses_everyone_at_that_domain(crm, data_dir):
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
         research_row("A", "One", "a@blocked.example"), research_row("B", "Two", "b@fine.example")])
@@ -101,6 +111,7 @@ def test_domain_entry_suppresses_everyone_at_that_domain(crm, data_dir):
     assert later["rows_blocked"] == 1
 
 
+@pytest.mark.enforces("suppression")
 def test_tps_phone_scope_marks_do_not_call_keeps_email_and_sets_rescreen_date(crm, data_dir):
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
         research_row("Ann", "Lee", "ann@acme.com", phone="020 7946 0958")])
@@ -120,6 +131,8 @@ def test_tps_phone_scope_marks_do_not_call_keeps_email_and_sets_rescreen_date(cr
     assert crm.scalar("SELECT do_not_call FROM prospects WHERE email = 'cy@acme.com'") in (1, True)
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(1)
 def test_phone_scope_all_suppresses_a_phone_only_person(crm, data_dir):
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
         research_row("Pat", "Phone", "", phone="+44 20 7946 0000")])
@@ -130,6 +143,8 @@ def test_phone_scope_all_suppresses_a_phone_only_person(crm, data_dir):
     assert later["rows_blocked"] == 1
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(1)
 @pytest.mark.parametrize("reason", ["unsubscribe", "hard_bounce", "complaint", "objection", "tps", "manual"])
 @pytest.mark.parametrize("scope", ["all", "email"])
 def test_each_reason_and_scope_is_kept_and_blocks(crm, data_dir, reason, scope):
@@ -139,6 +154,8 @@ def test_each_reason_and_scope_is_kept_and_blocks(crm, data_dir, reason, scope):
                   [research_row("X", "Y", "x@acme.com")])["rows_blocked"] == 1
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(3, 6)
 def test_erasure_entry_deletes_the_held_person_and_keeps_only_hashes(crm, data_dir):
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
         research_row("Erin", "Gone", "erin@acme.com", phone="020 7946 0111"), research_row("Stay", "Here", "s@acme.com")])
@@ -152,6 +169,7 @@ def test_erasure_entry_deletes_the_held_person_and_keeps_only_hashes(crm, data_d
     assert erase_audit == [(1,)]
 
 
+@pytest.mark.enforces("suppression")
 def test_one_list_mixing_key_types_applies_each_entry_to_the_people_it_names(crm, data_dir):
     """Matching runs once per key type the list holds: each type reaches its people, and only them."""
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
@@ -181,6 +199,8 @@ def test_suppression_lookups_are_tuned_per_backend(crm):
         assert crm.scalar("SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'prospects' AND indexname LIKE '%hash%'") == 0
 
 
+@pytest.mark.enforces("suppression", "input_validation")
+@pytest.mark.promise(7)
 def test_bad_rows_are_quarantined_redacted_and_the_rest_loads(crm, data_dir):
     summary = sync(crm, data_dir, "bad.csv", [
         entry("bogus", "secret.person@acme.com"), entry("unsubscribe", "not an email"),
@@ -191,6 +211,8 @@ def test_bad_rows_are_quarantined_redacted_and_the_rest_loads(crm, data_dir):
     assert "secret.person" not in str(crm.rows("SELECT raw_row FROM quarantine"))
 
 
+@pytest.mark.enforces("input_validation")
+@pytest.mark.promise(7)
 def test_a_list_without_a_key_column_is_rejected(crm, data_dir):
     inbox = data_dir / "inbox" / "suppression"
     write_csv(inbox / "x.csv", ["reason", "name"], [["unsubscribe", "Ann"]])
@@ -198,6 +220,7 @@ def test_a_list_without_a_key_column_is_rejected(crm, data_dir):
     assert summary.rejected and (inbox / "rejected" / "x.csv.reason.txt").exists()
 
 
+@pytest.mark.enforces("suppression")
 def test_same_list_twice_changes_nothing(crm, data_dir):
     rows = [entry("unsubscribe", "a@acme.com")]
     sync(crm, data_dir, "s.csv", rows)
@@ -207,6 +230,8 @@ def test_same_list_twice_changes_nothing(crm, data_dir):
     assert crm.rows("SELECT * FROM suppression_list") == before
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(1)
 def test_rotating_the_key_keeps_every_suppression(crm, data_dir):
     old = parse_hash_keys("k1:first-secret-0123456789")
     rotated = parse_hash_keys("k2:second-secret-0123456789 k1:first-secret-0123456789")
@@ -250,6 +275,8 @@ def _variants(local: str, domain: str, draw) -> str:
     return " " * draw(st.integers(0, 2)) + address + " " * draw(st.integers(0, 2))
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(1)
 @settings(max_examples=300, deadline=None)
 @given(local=_local, domain=_domain, data=st.data())
 def test_property_every_variant_hashes_to_the_suppressed_key(local, domain, data):
@@ -260,6 +287,8 @@ def test_property_every_variant_hashes_to_the_suppressed_key(local, domain, data
     assert arriving == suppressed, "a variant of a suppressed address hashed differently"
 
 
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(1)
 def test_property_variants_are_blocked_in_the_database(crm, data_dir):
     """The same generator, end to end through the real gate, on both databases."""
     rows = []

@@ -112,14 +112,13 @@ def _prune_logs(args) -> None:
 
 def retention_table(policy) -> str:
     """The README's retention table, from the policy file (tests/test_readme_retention.py keeps them equal)."""
-    import re
+    from crm_hygiene.policy import clause_heading
 
     lines = ["| class | clause | clock | period | action |", "| --- | --- | --- | --- | --- |"]
     for name, rule in policy.retention.classes.items():
-        heading = re.search(r'"([^"]+)"', rule.clause)
         period = ", ".join(f"{n} {unit}" for n, unit in ((rule.period.years, "years"), (rule.period.months, "months"),
                                                          (rule.period.days, "days")) if n)
-        lines.append(f"| `{name}` | {heading.group(1) if heading else rule.clause[:40]} | `{rule.clock}` | "
+        lines.append(f"| `{name}` | {clause_heading(rule.clause) or rule.clause[:40]} | `{rule.clock}` | "
                      f"{period} | {rule.action} |")
     return "\n".join(lines)
 
@@ -128,6 +127,19 @@ def _retention_table(_args) -> None:
     from crm_hygiene.policy import load_policy
 
     print(retention_table(load_policy()))
+
+
+def _compliance_report(_args) -> None:
+    from crm_hygiene.compliance import NOT_COVERED, build_report, write_compliance_report
+
+    report = build_report(make_engine(settings.database_url_from_env()))
+    page, markdown = write_compliance_report(report, settings.data_dir())
+    covered = len(report.clauses) - len(report.uncovered)
+    print(f"{covered} of {len(report.clauses)} clauses proven by a test"
+          + (f"; {NOT_COVERED}: {', '.join(c.clause.path for c in report.uncovered)}" if report.uncovered else ""))
+    for problem in report.problems:
+        print(f"  evidence problem: {problem}")
+    print(f"Compliance report: {page}\n                   {markdown}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -144,6 +156,8 @@ def main(argv: list[str] | None = None) -> None:
                         ).set_defaults(func=_airflow_records_cutoff)
     commands.add_parser("retention-table", help="the README's retention table, from the policy file"
                         ).set_defaults(func=_retention_table)
+    commands.add_parser("compliance-report", help="the compliance evidence page: clauses, enforcing tasks, tests, "
+                        "latest runs' counts").set_defaults(func=_compliance_report)
     prune = commands.add_parser("prune-airflow-logs", help="delete task logs older than the policy's period")
     prune.add_argument("folder", help="Airflow's base log folder ($AIRFLOW_HOME/logs)")
     prune.set_defaults(func=_prune_logs)

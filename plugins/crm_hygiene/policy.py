@@ -487,14 +487,30 @@ def _error_text(path: Path, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def policy_file(path: str | Path | None = None) -> Path:
+    """The policy file in use: `path`, else ``CRM_POLICY_FILE``, else the shipped one."""
+    return Path(path or os.environ.get("CRM_POLICY_FILE") or DEFAULT_POLICY_FILE)
+
+
+_QUOTED = re.compile(r'"([^"]+)"')
+
+
+def clause_heading(clause: str) -> str | None:
+    """The first text a clause quotes: the privacy policy's heading it enforces
+    ("How long do we keep your information?"), or None if it quotes nothing."""
+    found = _QUOTED.search(clause)
+    return found.group(1) if found else None
+
+
 def load_policy(path: str | Path | None = None) -> Policy:
     """Load and validate the policy; ``CRM_POLICY_FILE`` overrides the default."""
-    path = Path(path or os.environ.get("CRM_POLICY_FILE") or DEFAULT_POLICY_FILE)
+    path = policy_file(path)
     return _load_cached(path.resolve(), path.stat().st_mtime_ns if path.exists() else 0)
 
 
-@lru_cache(maxsize=8)
-def _load_cached(path: Path, _mtime: int) -> Policy:
+def read_policy_yaml(path: Path) -> dict:
+    """The policy file as plain YAML, before any typing (the compliance report
+    reads every clause from it, also of sections the model does not know yet)."""
     if not path.exists():
         raise PolicyError(f"policy file {path} does not exist (set CRM_POLICY_FILE)")
     try:
@@ -503,6 +519,12 @@ def _load_cached(path: Path, _mtime: int) -> Policy:
         raise PolicyError(f"policy file {path} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise PolicyError(f"policy file {path} must be a mapping at the top level")
+    return raw
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: Path, _mtime: int) -> Policy:
+    raw = read_policy_yaml(path)
     try:
         return Policy.model_validate(raw)
     except ValidationError as exc:

@@ -19,6 +19,12 @@ from corpus.batch import BatchResult, run_batch
 from corpus.cases import CASES, Drop, Processed, Rejected, build_drops
 from corpus.kinds import KINDS, DropKindAdapter
 
+# The privacy-policy clauses and contract promises these tests prove (make compliance-report).
+pytestmark = [
+    pytest.mark.enforces("input_validation"),
+    pytest.mark.promise(7),
+]
+
 # A row over 1 MiB keeps only its first 64 KiB in quarantine (plus JSON quoting).
 MAX_KEPT_RAW = 70_000
 
