@@ -19,7 +19,7 @@ PACKAGE = REPO / "plugins" / "crm_hygiene"
 BASE = {"run", "audit", "bulk", "db", "keys", "policy", "settings", "normalise", "minors", "special_category",
         "rehash"}
 SHARED = {"drops", "erasure", "erasure_files", "legal_holds"}
-FEATURES = {"ingest", "suppression", "subject_requests", "minor_review", "applicants", "retention"}
+FEATURES = {"ingest", "suppression", "subject_requests", "minor_review", "applicants", "retention", "hygiene_report"}
 ENTRY = {"cli", "sample_data", "__init__"}
 
 

@@ -360,6 +360,13 @@ class AirflowRecords(_Strict):
     period: Period
 
 
+class HygieneReportRule(_Strict):
+    """The data team's daily report (crm_hygiene.hygiene_report): how many days its charts cover."""
+
+    clause: str = Field(min_length=10)
+    days: int = Field(ge=7, le=366)
+
+
 class Policy(_Strict):
     policy_document: str
     sources: Sources
@@ -371,6 +378,7 @@ class Policy(_Strict):
     data_subject_requests: DataSubjectRequests
     retention: Retention
     airflow_records: AirflowRecords
+    hygiene_report: HygieneReportRule
     minors: Minors
     special_category: SpecialCategory
 
