@@ -28,7 +28,9 @@ from crm_hygiene.sample_data import generate_inbox  # noqa: E402
 INGEST_DAG_IDS = ("ingest_research_lists", "ingest_event_lists", "ingest_enquiries")
 ACTING_DAG_IDS = ("sync_suppression_lists", "process_data_subject_requests", "review_minors")
 APPLICANT_DAG_IDS = ("ingest_applicants",)  # job applicants: their own table, never prospects
-RETENTION_DAG_IDS = ("retention_sweep",)  # last: loads the legal hold, then purges what is past retention
+RETENTION_DAG_IDS = ("retention_sweep",)  # loads the legal hold, then purges what is past retention
+# Last: the data team's report of all the above (in Airflow it runs on the crm_prospects Asset).
+REPORT_DAG_IDS = ("hygiene_report",)
 
 
 def demo_hash_key(data_dir: Path) -> None:
@@ -149,6 +151,7 @@ def main() -> int:
     results += [run_dag(dag_id, today.isoformat()) for dag_id in APPLICANT_DAG_IDS]
     drop_legal_hold(data_dir, today)
     results += [run_dag(dag_id, today.isoformat()) for dag_id in RETENTION_DAG_IDS]
+    results += [run_dag(dag_id, today.isoformat()) for dag_id in REPORT_DAG_IDS]
     print("3. What the CRM holds now")
     for label, value in summary_counts(make_engine(settings.database_url_from_env())).items():
         print(f"  {label:<40} {value:>8,}")
@@ -161,6 +164,8 @@ Where to look
                     or trigger review_minors with ask_in_airflow on and answer in the Airflow UI
   request answers   {data_dir / 'exports' / 'dsr'}/<request_id>.json
   retention report  {data_dir / 'reports'}/retention_<date>.json (what the sweep removed, kept and why)
+  hygiene report    {data_dir / 'reports' / f'hygiene_{today}.html'}
+                    (open it in a browser: charts of the last 90 days, counts only, works offline)
   processed drops   {data_dir / 'archive'}
   rejected drops    {data_dir / 'inbox'}/<kind>/rejected/ (with .reason.txt)
   Airflow UI        AIRFLOW_HOME=.airflow .venv/bin/airflow standalone   then http://localhost:8080
