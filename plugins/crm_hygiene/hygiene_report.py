@@ -82,6 +82,7 @@ class Chart:
     unit: str
     series: tuple[Series, ...]
     note: str = ""
+    wide: bool = False  # drawn across the page
 
     @property
     def marks(self) -> int:
@@ -287,7 +288,7 @@ def collect(engine: Engine, policy: Policy, today: date) -> HygieneReport:
               (Series("received", SKY, sums.get("received")),
                Series("open", BLUE, open_, line=True, snapshot=True),
                Series("due within the warning period", GOLD, due_soon, line=True, snapshot=True),
-               Series("overdue", RED, overdue, line=True, snapshot=True))),
+               Series("overdue", RED, overdue, line=True, snapshot=True)), wide=True),
     )
     totals = {
         "rows_read": sum(sum(sums.get(f"read:{k}")) for k in kinds),
@@ -377,7 +378,7 @@ def _kpis(t: dict[str, int], today: date, days, oldest_review: datetime | None, 
 
 # --- writing the page ---------------------------------------------------------------
 
-W, H = 640, 220
+W, WIDE_W, H = 640, 1300, 220
 LEFT, RIGHT, TOP, BOTTOM = 46, 10, 12, 26
 LABEL_EVERY = 14  # days between labels on the time axis, counted back from the report's day
 
@@ -403,7 +404,8 @@ def _long_date(day: date) -> str:
 
 def _svg(chart: Chart, days: tuple[date, ...]) -> str:
     cid = f"chart-{chart.key}"
-    plot_w, plot_h = W - LEFT - RIGHT, H - TOP - BOTTOM
+    width = WIDE_W if chart.wide else W
+    plot_w, plot_h = width - LEFT - RIGHT, H - TOP - BOTTOM
     n = len(days)
     slot = plot_w / n
     bar_w = max(slot * 0.74, 0.8)
@@ -420,13 +422,13 @@ def _svg(chart: Chart, days: tuple[date, ...]) -> str:
         return LEFT + slot * (i + 0.5)
 
     summary = "; ".join(f"{s.label}: {_series_figure(s)}" for s in chart.series) or "nothing recorded"
-    out = [f'<svg class="chart" id="{cid}" viewBox="0 0 {W} {H}" role="img" aria-labelledby="{cid}-t {cid}-d" '
+    out = [f'<svg class="chart" id="{cid}" viewBox="0 0 {width} {H}" role="img" aria-labelledby="{cid}-t {cid}-d" '
            f'data-marks="{chart.marks}">',
            f'<title id="{cid}-t">{escape(chart.title)}, {escape(_day_label(days[0]))} to '
            f'{escape(_day_label(days[-1]))}</title>',
            f'<desc id="{cid}-d">{escape(chart.what)} {escape(summary)}.</desc>', '<g class="grid">']
     for v in range(0, top + 1, step):
-        out.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>'
+        out.append(f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>'
                    f'<text class="ylab" x="{LEFT - 6}" y="{y(v) + 3.5:.1f}">{v:,}</text>')
     out.append("</g><g class=\"xaxis\">")
     for i, day in enumerate(days):
@@ -494,7 +496,7 @@ def _table(chart: Chart, days: tuple[date, ...]) -> str:
 
 def _figure(chart: Chart, days: tuple[date, ...]) -> str:
     note = f'<p class="note">{escape(chart.note)}</p>' if chart.note else ""
-    return (f'<figure class="card" data-chart="{chart.key}"><figcaption><h2>{escape(chart.title)}</h2>'
+    return (f'<figure class="card{" wide" if chart.wide else ""}" data-chart="{chart.key}"><figcaption><h2>{escape(chart.title)}</h2>'
             f'<p>{escape(chart.what)} <span class="unit">Unit: {escape(chart.unit)}.</span></p></figcaption>'
             f"{_legend(chart)}{_svg(chart, days)}{note}{_table(chart, days)}</figure>")
 
@@ -510,14 +512,16 @@ def _files_table(report: HygieneReport) -> str:
         return '<p class="muted">No drop has been processed yet.</p>'
     rows = []
     for f in report.latest_files:
-        counts = ("".join(f"<td>{v:,}</td>" for v in (f.rows_read, f.rows_quarantined, f.rows_admitted))
-                  if f.rows_read is not None else '<td colspan="3" class="muted">not loaded</td>')
-        rows.append(f'<tr class="{f.outcome.replace(" ", "-")}"><td>{f.at:%Y-%m-%d %H:%M}</td>'
-                    f"<td>{escape(f.kind or '')}</td><td>{escape(f.dag_id)}</td><td><code>{escape(f.ref)}</code></td>"
+        counts = ("".join(f'<td class="n">{v:,}</td>' for v in (f.rows_read, f.rows_quarantined, f.rows_admitted))
+                  if f.rows_read is not None else '<td colspan="3" class="n muted">not loaded</td>')
+        kind = escape(f.kind) if f.kind else f'<span class="muted">{escape(f.dag_id)}</span>'
+        rows.append(f'<tr class="{f.outcome.replace(" ", "-")}"><td class="nw">{f.at:%Y-%m-%d %H:%M}</td>'
+                    f'<td>{kind}</td><td class="nw"><code>{escape(f.ref)}</code></td>'
                     f'<td><span class="pill {f.outcome.replace(" ", "-")}">{escape(f.outcome)}</span></td>{counts}'
-                    f"<td>{escape(f.reason)}</td></tr>")
-    return ('<table class="files"><thead><tr><th>when (UTC)</th><th>kind</th><th>DAG</th><th>file</th>'
-            '<th>outcome</th><th>rows read</th><th>quarantined</th><th>admitted</th><th>reason</th></tr></thead>'
+                    f'<td class="reason">{escape(f.reason)}</td></tr>')
+    return ('<table class="files"><thead><tr><th>when (UTC)</th><th>kind (or DAG)</th><th>file</th>'
+            '<th>outcome</th><th class="n">rows read</th><th class="n">quarantined</th><th class="n">admitted</th>'
+            '<th>reason</th></tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
@@ -574,7 +578,10 @@ table{border-collapse:collapse;width:100%;font-size:12.5px;font-variant-numeric:
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 th{color:var(--muted);font-weight:600;background:#fafbfc}
 table.num td+td,table.num th+th{text-align:right}
-.validation{display:grid;grid-template-columns:minmax(0,3fr) minmax(240px,1fr);gap:16px}
+.validation{display:grid;grid-template-columns:minmax(0,1fr) minmax(260px,330px);gap:16px}
+.card.wide{grid-column:1/-1}
+table.files .nw,table.files .n{white-space:nowrap}table.files .n{text-align:right}
+table.files td.reason{min-width:220px}
 .panel{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px;overflow-x:auto}
 .panel h3{margin:0 0 8px;font-size:15px}.panel p{margin:0 0 10px;color:var(--muted);font-size:13px}
 .pill{display:inline-block;padding:1px 8px;border-radius:999px;font-size:12px;font-weight:600;background:#e6f4ea;
