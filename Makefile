@@ -6,6 +6,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 ROWS   ?= 2000
 SEED   ?= 42
+# Debian's Chromium, for the hygiene report's browser test (installed by its target below).
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Embedded defaults: Airflow metadata and the CRM database are SQLite files
 # under gitignored folders, so a clone runs with nothing else installed.
@@ -17,12 +20,14 @@ export AIRFLOW__CORE__UNIT_TEST_MODE := False
 export GX_ANALYTICS_ENABLED          := False
 export CRM_DATA_DIR                  ?= $(CURDIR)/data
 export PYTHONPATH                    := $(CURDIR)/plugins:$(CURDIR)
+# Playwright drives Debian's Chromium (CHROMIUM below); it must never fetch a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .PHONY: help venv demo test lint db-upgrade sample-data compliance-report bench eval eval-ceiling fuzz lock airflow-db airflow-clean ui clean
 
 help:
 	@echo "make demo         build .venv, generate sample data, run every DAG end to end (SQLite)"
-	@echo "make test         build .venv if needed, run lint and the whole test suite"
+	@echo "make test         build .venv if needed, install Debian's chromium if missing, run lint and the whole test suite"
 	@echo "make bench        ingest benchmark (100k and 1M rows) on PostgreSQL and SQLite"
 	@echo "make eval         minor-detection quality: precision and recall per signal (labelled, generated set)"
 	@echo "make eval-ceiling what any classifier reading the same fields reaches on that set (installs scikit-learn)"
@@ -70,7 +75,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(PY) scripts/check_lock.py
 
-test: venv airflow-db lint $(VENV)/.fuzz-installed
+test: venv airflow-db lint $(VENV)/.fuzz-installed $(CHROMIUM)
 	$(PY) -m pytest -n auto
 
 bench: venv
@@ -96,6 +101,14 @@ $(VENV)/.fuzz-installed: $(VENV)/.installed fuzz/requirements.txt
 	$(PY) -m pip install --quiet -r fuzz/requirements.txt -c constraints.txt
 	$(PY) -m pip check
 	touch $@
+
+# Debian's Chromium for the hygiene report's browser test (tests/test_hygiene_report_browser.py):
+# Playwright launches this binary; a browser download from anywhere else fails on these machines.
+# fonts-dejavu-core and fonts-liberation give the page's text real glyphs.
+$(CHROMIUM):
+	$(SUDO) apt-get update -q
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	  chromium fonts-dejavu-core fonts-liberation
 
 # Each target runs FUZZ_SECONDS from its committed seeds plus what earlier runs
 # found (.fuzz/<target>, gitignored); a crash stops with the input in .fuzz/.

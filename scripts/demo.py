@@ -32,6 +32,8 @@ APPLICANT_DAG_IDS = ("ingest_applicants",)  # job applicants: their own table, n
 RETENTION_DAG_IDS = ("retention_sweep",)  # loads the legal hold, then purges what is past retention
 # Partner exports: the demo releases every report now (the schedule would wait for the 1st).
 PARTNER_DAG = ("partner_aggregate_reports", '{"every_report": true}')
+# Last: the data team's report of all the above (in Airflow it runs on the crm_prospects Asset).
+REPORT_DAG_IDS = ("hygiene_report",)
 
 
 def demo_hash_key(data_dir: Path) -> None:
@@ -154,6 +156,7 @@ def main() -> int:
     drop_legal_hold(data_dir, today)
     results += [run_dag(dag_id, today.isoformat()) for dag_id in RETENTION_DAG_IDS]
     results.append(run_dag(PARTNER_DAG[0], today.isoformat(), PARTNER_DAG[1]))
+    results += [run_dag(dag_id, today.isoformat()) for dag_id in REPORT_DAG_IDS]
     print("3. What the CRM holds now")
     engine = make_engine(settings.database_url_from_env())
     for label, value in summary_counts(engine).items():
@@ -174,6 +177,8 @@ Where to look
   partner exports   {data_dir / 'exports' / 'partners'}/<partner>/<report>_<date>.csv with manifest.json
   compliance        {data_dir / 'reports'}/compliance_<date>.html and .md (each policy clause, the DAG task
                     enforcing it, the tests proving it, each DAG's latest run's counts; `make compliance-report`)
+  hygiene report    {data_dir / 'reports' / f'hygiene_{today}.html'}
+                    (open it in a browser: charts of the last 90 days, counts only, works offline)
   processed drops   {data_dir / 'archive'}
   rejected drops    {data_dir / 'inbox'}/<kind>/rejected/ (with .reason.txt)
   Airflow UI        AIRFLOW_HOME=.airflow .venv/bin/airflow standalone   then http://localhost:8080

@@ -17,13 +17,13 @@ CONTRACT_DAG_IDS = {
     "ingest_research_lists", "ingest_event_lists", "ingest_enquiries", "sync_suppression_lists",
     "process_data_subject_requests", "ingest_applicants", "retention_sweep", "partner_aggregate_reports",
 }
-# DAGs an issue asked for beyond the contract's list (issue 4: a review DAG).
-PROJECT_DAG_IDS = {"review_minors"}
+# DAGs an issue asked for beyond the contract's list (issue 4: a review DAG; issue 13: the data team's report).
+PROJECT_DAG_IDS = {"review_minors", "hygiene_report"}
 INGEST_DAGS = {"ingest_research_lists": "research", "ingest_event_lists": "events", "ingest_enquiries": "enquiries"}
 BUILT_DAGS = sorted([*INGEST_DAGS, "sync_suppression_lists", "process_data_subject_requests", "review_minors",
-                     "ingest_applicants", "retention_sweep", "partner_aggregate_reports"])
-# DAGs that change what is held about prospects announce it; applicants are not prospects.
-NOT_ABOUT_PROSPECTS = {"ingest_applicants", "partner_aggregate_reports"}
+                     "ingest_applicants", "retention_sweep", "partner_aggregate_reports", "hygiene_report"])
+# DAGs that change what is held about prospects announce it; applicants are not prospects; the reports only read.
+NOT_ABOUT_PROSPECTS = {"ingest_applicants", "partner_aggregate_reports", "hygiene_report"}
 HEAVY_MODULES = {"pandas", "numpy", "great_expectations", "sqlalchemy", "phonenumbers", "email_validator",
                  "pycountry", "faker", "psycopg"}
 LOGICAL_DATE = datetime(2032, 1, 1, tzinfo=UTC)

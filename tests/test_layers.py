@@ -20,7 +20,7 @@ BASE = {"run", "audit", "bulk", "db", "keys", "policy", "settings", "normalise",
         "rehash", "seniority", "sqlmacros"}
 SHARED = {"drops", "erasure", "erasure_files", "legal_holds"}
 FEATURES = {"ingest", "suppression", "subject_requests", "minor_review", "applicants", "retention",
-            "partner_reports"}
+            "partner_reports", "hygiene_report"}
 ENTRY = {"cli", "sample_data", "compliance", "__init__"}
 
 

@@ -125,6 +125,7 @@ RUNS = (
     ("process_data_subject_requests", _drops_access, "success"),
     ("process_data_subject_requests", _drops_erasure, "success"),
     ("sync_suppression_lists", None, "success"),
+    ("hygiene_report", None, "success"),  # the data team's report: counts and codes only
 )
 
 
@@ -332,6 +333,13 @@ def test_children_and_special_category_text_are_not_held(world):
     leaks = _of([CHILD], world.crm + world.data)  # the drop is archived without the child's row
     leaks += [h for h in world.crm if h.needle == SPECIAL_NOTE]
     leaks += [h for h in world.data if h.needle == SPECIAL_NOTE and h.where.startswith("exports/")]
+    assert not leaks, _report(leaks)
+
+
+@pytest.mark.slow
+def test_the_hygiene_report_names_nobody(world):
+    """reports/hygiene_<date>.html holds counts and codes only: not even the kept control is in it."""
+    leaks = [h for h in world.data if h.where.startswith("reports/hygiene_")]
     assert not leaks, _report(leaks)
 
 

@@ -205,6 +205,18 @@ def retention_sweep(dry_run: bool | str = False, force: bool | str = False) -> d
     return summary
 
 
+def hygiene_report() -> dict:
+    """Write reports/hygiene_<logical date>.html for the data team; returns its name and the counts it shows."""
+    from crm_hygiene import settings
+    from crm_hygiene.hygiene_report import REPORTS_DIR, write_hygiene_report
+    from crm_hygiene.policy import load_policy
+
+    path, report = write_hygiene_report(crm_engine(), load_policy(), run_info().today, settings.data_dir())
+    summary = {"report": f"{REPORTS_DIR}/{path.name}", **report.totals}
+    log.info("hygiene report: %s", summary)
+    return summary
+
+
 def _flag(value: bool | str) -> bool:
     """A boolean Param, rendered into a template as text ('True') or passed as itself."""
     return str(value).strip().lower() in ("true", "1", "yes")

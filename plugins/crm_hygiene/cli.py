@@ -74,6 +74,18 @@ def _summary(_args) -> None:
         print(f"  {label:<40} {value:>10,}")
 
 
+def _hygiene_report(args) -> None:
+    """Write reports/hygiene_<date>.html for the data team (the hygiene_report DAG does it after each run)."""
+    from crm_hygiene.hygiene_report import write_hygiene_report
+    from crm_hygiene.policy import load_policy
+    from crm_hygiene.run import utc_now
+
+    today = date.fromisoformat(args.today) if args.today else utc_now().date()
+    path, _report = write_hygiene_report(make_engine(settings.database_url_from_env()), load_policy(), today,
+                                         settings.data_dir())
+    print(path)
+
+
 def _airflow_records_cutoff(_args) -> None:
     """Airflow's records older than this go (``airflow db clean --clean-before-timestamp``)."""
     from crm_hygiene.policy import load_policy
@@ -152,6 +164,9 @@ def main(argv: list[str] | None = None) -> None:
     sample.add_argument("--today", help="ISO date the data is relative to (default: today)")
     sample.set_defaults(func=_sample_data)
     commands.add_parser("summary", help="counts of what the CRM holds").set_defaults(func=_summary)
+    report = commands.add_parser("hygiene-report", help="write reports/hygiene_<date>.html (counts only)")
+    report.add_argument("--today", help="ISO date the report ends on (default: today, UTC)")
+    report.set_defaults(func=_hygiene_report)
     commands.add_parser("airflow-records-cutoff", help="the policy's cutoff for Airflow's own records (UTC)"
                         ).set_defaults(func=_airflow_records_cutoff)
     commands.add_parser("retention-table", help="the README's retention table, from the policy file"

@@ -463,6 +463,13 @@ class AirflowRecords(_Strict):
     period: Period
 
 
+class HygieneReportRule(_Strict):
+    """The data team's daily report (crm_hygiene.hygiene_report): how many days its charts cover."""
+
+    clause: str = Field(min_length=10)
+    days: int = Field(ge=7, le=366)
+
+
 class Policy(_Strict):
     policy_document: str
     sources: Sources
@@ -475,6 +482,7 @@ class Policy(_Strict):
     retention: Retention
     partners: Partners
     airflow_records: AirflowRecords
+    hygiene_report: HygieneReportRule
     minors: Minors
     special_category: SpecialCategory
 
