@@ -132,19 +132,18 @@ def _read_file(drop: Drop, policy: Policy, today: date) -> tuple[list[Request], 
 
 
 def _record(conn: Connection, request: Request, policy: Policy, keys: HashKeys, run: RunInfo) -> bool:
-    """Insert the request; False if its id was recorded before (a re-drop)."""
-    if conn.execute(text("SELECT 1 FROM data_subject_requests WHERE request_id = :r"),
-                    {"r": request.request_id}).first():
-        return False
+    """Insert the request; False if its id was recorded before (a re-drop, or a crashed
+    run whose commit the database finished after this run had started: the insert
+    waits for it instead of failing on the key)."""
     due_at = policy.data_subject_requests.response_period.after(request.received_at)
-    conn.execute(text(
+    return conn.execute(text(
         "INSERT INTO data_subject_requests (request_id, type, status, received_at, due_at, subject_hash, "
-        "key_id, recorded_at) VALUES (:r, :t, 'open', :rec, :due, :h, :k, :now)"
+        "key_id, recorded_at) VALUES (:r, :t, 'open', :rec, :due, :h, :k, :now) "
+        "ON CONFLICT (request_id) DO NOTHING"
     ).bindparams(bindparam("rec", type_=_DT), bindparam("due", type_=_DT), bindparam("now", type_=_DT)), {
         "r": request.request_id, "t": request.type, "rec": request.received_at, "due": due_at,
         "h": keys.current.digest(request.email_key), "k": keys.current.key_id, "now": run.started_at,
-    })
-    return True
+    }).rowcount == 1
 
 
 def _finish(conn: Connection, request: Request, run: RunInfo, status: str, outcome: str, *,

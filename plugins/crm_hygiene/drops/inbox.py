@@ -139,6 +139,13 @@ def process_drops(
                 raise DatabaseUnavailable(
                     f"the CRM database was unavailable ({type(exc).__name__}) while processing {path.name}; "
                     "nothing of the file was kept and it stays in the inbox: the run will be retried") from None
+            if already_processed(engine, drop.sha256):
+                # A run killed mid-commit had these bytes registered by the time the
+                # database finished that commit (after this run looked): done either way.
+                files.archive(path, archived_as)
+                tally.files_already_processed += 1
+                log.info("%s: processed meanwhile by an interrupted run; archived", path.name)
+                continue
             reason = set_aside_reason(exc)
             log.error("set aside %s: %s at %s", path.name, type(exc).__name__, where_it_failed(exc))
             reject_drop(engine, run, path, reason, action="file_set_aside", subject_ref=drop.subject_ref)
