@@ -205,6 +205,7 @@ class Clock:
 
     def __init__(self):
         self.phases: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
         self.phase_sql: dict[str, float] = defaultdict(float)
         self.statements: dict[str, list] = defaultdict(lambda: [0, 0.0])  # label -> [count, seconds]
         self.stack: list[str] = []
@@ -213,6 +214,7 @@ class Clock:
     @contextlib.contextmanager
     def phase(self, label: str):
         self.stack.append(label)
+        self.calls[label] += 1
         started = time.perf_counter()
         try:
             yield
