@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 import yaml
@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from crm_hygiene.ingest.kinds import RESEARCH
 from crm_hygiene.partner_reports import releases as releases_module
+from crm_hygiene.partner_reports.counts import count as count_prospects
 from crm_hygiene.partner_reports.disclosure import ALL, audit, build_table, intervals, primary, protect
 from crm_hygiene.partner_reports.export_file import csv_text, neutralised
 from crm_hygiene.partner_reports.gate import ExportRefused, gate_failures
@@ -94,6 +95,21 @@ def test_only_active_and_anonymised_prospects_are_counted(crm, data_dir, tmp_pat
                             data_dir / "archive" / "applicants")
     release(crm, data_dir, policy, every_report=True)
     assert export(data_dir)[("linkedin",)]["prospects_held"] == str(30 - 7)
+
+
+def test_an_anonymised_prospect_counts_under_the_band_it_kept(crm, data_dir):
+    titles = ["Account Executive", "CTO", "Graduate Trainee", "CTO", "Data Analyst", "Junior Designer"]
+    ingest(crm, data_dir, RESEARCH, "t.csv", RESEARCH_HEADER,
+           [research_row(f"First{n}", f"Last{n}", f"person{n}@firm.example", title=title)
+            for n, title in enumerate(titles)])
+    with crm.engine.begin() as conn:
+        ids = [r[0] for r in conn.execute(text("SELECT prospect_id FROM prospects ORDER BY prospect_id"))]
+        # As the retention sweep leaves them: the title replaced by its band.
+        for prospect_id, band in zip(ids[3:], ("executive", "professional", "entry"), strict=True):
+            conn.execute(text("UPDATE prospects SET status = 'anonymised', job_title = :band "
+                              "WHERE prospect_id = :id"), {"band": band, "id": prospect_id})
+        found = count_prospects(conn, POLICY, ("seniority_band",), ("prospects_held",), datetime(2027, 1, 1))
+    assert found["prospects_held"] == {("professional",): 2, ("executive",): 2, ("entry",): 2}
 
 
 # --- thresholds --------------------------------------------------------------

@@ -23,7 +23,9 @@ DIMENSION_SQL = {
     "country": "COALESCE(p.country, 'unknown')",
     "source": "p.source",
     "lawful_basis": "p.lawful_basis",
-    "seniority_band": "COALESCE(b.band, 'unknown')",
+    # An anonymised row's title is already its band (the retention sweep put it there): banding
+    # it again would move it ('executive' reads as a professional's title, 'entry' matches nothing).
+    "seniority_band": "COALESCE(CASE WHEN p.status = 'anonymised' THEN p.job_title ELSE b.band END, 'unknown')",
     "first_contact_month": "MONTH_LABEL(p.first_seen_at)",
 }
 MEASURE_SQL = {
@@ -32,8 +34,7 @@ MEASURE_SQL = {
 }
 _JOIN_MARKETING = "LEFT JOIN marketing_prospects m ON m.prospect_id = p.prospect_id"
 _JOIN_BANDS = "LEFT JOIN rep_bands b ON b.job_title = p.job_title"
-_TITLES = ("SELECT DISTINCT job_title FROM prospects WHERE job_title IS NOT NULL "
-           "AND status IN ('active', 'anonymised')")
+_TITLES = "SELECT DISTINCT job_title FROM prospects WHERE job_title IS NOT NULL AND status = 'active'"
 
 
 def count(conn: Connection, policy: Policy, dimensions: tuple[str, ...], measures: tuple[str, ...],
