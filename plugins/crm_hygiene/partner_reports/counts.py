@@ -30,9 +30,9 @@ DIMENSION_SQL = {
 }
 MEASURE_SQL = {
     "prospects_held": "COUNT(*)",
-    "contactable_now": "SUM(CASE WHEN m.prospect_id IS NULL THEN 0 ELSE 1 END)",
+    # marketable.sql: the marketing_prospects view's condition, on the counted row (one scan)
+    "contactable_now": "SUM(CASE WHEN ({marketable}) THEN 1 ELSE 0 END)",
 }
-_JOIN_MARKETING = "LEFT JOIN marketing_prospects m ON m.prospect_id = p.prospect_id"
 _JOIN_BANDS = "LEFT JOIN rep_bands b ON b.job_title = p.job_title"
 _TITLES = "SELECT DISTINCT job_title FROM prospects WHERE job_title IS NOT NULL AND status = 'active'"
 
@@ -41,15 +41,14 @@ def count(conn: Connection, policy: Policy, dimensions: tuple[str, ...], measure
           period_end: datetime) -> dict[str, dict[Key, int]]:
     """measure -> {dimension values: count}, for people first seen before `period_end`."""
     joins = []
-    if "contactable_now" in measures:
-        joins.append(_JOIN_MARKETING)
     if "seniority_band" in dimensions:
         stage_bands(conn, SeniorityBands(policy.retention.anonymise), "rep_bands", _TITLES)
         joins.append(_JOIN_BANDS)
     use_large_work_mem(conn)
+    marketable = read_sql("partner_reports/marketable.sql")
     sql = read_sql("partner_reports/counts.sql").format(
         dimensions=", ".join(f"{DIMENSION_SQL[d]} AS d{i}" for i, d in enumerate(dimensions)),
-        measures=", ".join(f"{MEASURE_SQL[m]} AS {m}" for m in measures),
+        measures=", ".join(f"{MEASURE_SQL[m].format(marketable=marketable)} AS {m}" for m in measures),
         joins="\n".join(joins),
         group_by=", ".join(DIMENSION_SQL[d] for d in dimensions),
     )
