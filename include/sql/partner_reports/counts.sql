@@ -8,7 +8,6 @@
 -- crm_hygiene.sqlmacros macro.
 SELECT {dimensions}, {measures}
 FROM prospects p
-{joins}
 WHERE p.status IN ('active', 'anonymised')
   AND p.first_seen_at < :period_end
 GROUP BY {group_by}
