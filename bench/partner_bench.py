@@ -188,7 +188,6 @@ def report_phases(clock: Clock):
     return wrapped(clock, [
         (releases, "_release_one", lambda a: f"1 release {a[3].label}"),
         (counts, "count", lambda a: f"2 count: SQL by {', '.join(a[2])}"),
-        (counts, "stage_bands", "2 count: stage the titles' bands"),
         (releases, "noisy", "3 noise (OpenDP)"),
         (releases, "protect", "4 suppression: protect (primary, complementary, its audits)"),
         (disclosure, "intervals", "4 audit: LP intervals (every call)"),
