@@ -44,8 +44,9 @@ carries over: the DP budget is never spent), after a checkpoint and an OS
 ``sync``; ``--rounds`` (default 3) pairs run with the order alternating; the
 medians are reported, and every sample. Per phase: the release's steps are
 timed by wrapping them in place, every SQL statement and COMMIT by engine
-hooks (SQLite's timings of a statement whose first row comes early, such as
-``SELECT DISTINCT``, leave out the rows fetched after it).
+hooks (until its first row: SQLite computes a ``GROUP BY``'s later groups
+while they are fetched, so its statement times undercount; the phases hold
+the fetching).
 
 Results also go to ``bench/out/partner_results.md``.
 """
