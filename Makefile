@@ -82,6 +82,7 @@ bench: venv
 	$(PY) bench/ingest_bench.py
 	$(PY) bench/suppression_bench.py
 	$(PY) bench/retention_bench.py
+	$(PY) bench/partner_bench.py
 
 eval: venv
 	$(PY) eval/minors_eval.py

@@ -46,42 +46,31 @@ Results also go to ``bench/out/retention_results.md``.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
-import inspect
-import os
-import platform
 import re
 import shutil
-import sqlite3
-import statistics
-import subprocess
 import sys
 import time
-from collections import defaultdict
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO_ROOT / "plugins"), str(REPO_ROOT)]
-OUT_DIR = REPO_ROOT / "bench" / "out"
+from at_scale import (
+    OUT_DIR,
+    BenchDatabases,
+    Clock,
+    environment_line,
+    keys,
+    load_prospects,
+    median,
+    median_clock,
+    statement_hooks,
+    synthetic_person,
+    wrapped,
+)
+
 PROSPECTS = 1_000_000
 PAST_IN_TEN = 3  # 30% past retention, spread evenly over the table
 TODAY = date(2026, 11, 24)
 TARGET = 2.0
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
-DB_PREFIX = "crm_bench_retention_"
-TEMPLATE_DB = f"{DB_PREFIX}template"
-RUN_DB = f"{DB_PREFIX}run"
-CHUNK = 100_000
-
-_FUNCTIONS = ("Marketing", "Sales", "Finance", "Engineering", "Operations", "People", "Data", "Product",
-              "Procurement", "Legal", "Compliance", "Security", "Customer Success", "Design", "IT")
-_LEVELS = ("Head of {}", "{} Director", "{} Manager", "Senior {} Manager", "VP {}", "{} Lead", "{} Analyst",
-           "{} Coordinator", "{} Assistant", "Junior {} Specialist", "{} Consultant", "Chief {} Officer")
-_REGIONS = 60  # "... EMEA 12": about 10,800 distinct titles, as scraped lists have
-TITLES = [f"{level.format(f)} EMEA {r}" if r else level.format(f)
-          for r in range(_REGIONS) for f in _FUNCTIONS for level in _LEVELS]
+DATABASES = BenchDatabases("crm_bench_retention_")
 
 # MONTH_START as crm_hygiene.retention.sql expands it (the floor is the bench's
 # own SQL, one text for both databases but for this expression).
@@ -103,12 +92,6 @@ FLOOR_SQL = (
 )
 
 
-def keys():
-    from crm_hygiene.keys import parse_hash_keys
-
-    return parse_hash_keys("bench:benchmark-secret-0123456789")
-
-
 def policy_and_run():
     from crm_hygiene.policy import load_policy
     from crm_hygiene.run import RunInfo
@@ -116,243 +99,42 @@ def policy_and_run():
     return load_policy(), RunInfo("retention_sweep", "bench", TODAY, datetime(2026, 11, 24, 3))
 
 
-# --- databases --------------------------------------------------------------
-
-def _sqlite_path(name: str) -> Path:
-    return OUT_DIR / "db" / f"{name}.sqlite"
-
-
-def _remove_sqlite(path: Path) -> None:
-    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        p.unlink(missing_ok=True)
-
-
-def _pg_admin(statements: list[str]) -> None:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        for sql in statements:
-            conn.execute(text(sql))
-    admin.dispose()
-
-
-def build_template(backend: str, size: int) -> float:
-    """A fresh database with the schema and the 1M prospects; seconds taken (not part of any figure)."""
-    from sqlalchemy import text
-
-    from crm_hygiene.db import make_engine, upgrade_schema
-
-    started = time.perf_counter()
-    if backend == "sqlite":
-        path = _sqlite_path(TEMPLATE_DB)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_sqlite(path)
-        url = f"sqlite:///{path}"
-    else:
-        _pg_admin([f"DROP DATABASE IF EXISTS {RUN_DB} WITH (FORCE)",
-                   f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)", f"CREATE DATABASE {TEMPLATE_DB}"])
-        url = f"{PG_SERVER}/{TEMPLATE_DB}"
-    engine = make_engine(url)
-    upgrade_schema(engine)
-    load_prospects(engine, size)
-    if backend == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
-    engine.dispose()
-    if backend == "sqlite":
-        with contextlib.closing(sqlite3.connect(_sqlite_path(TEMPLATE_DB))) as raw:
-            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return time.perf_counter() - started
-
-
-def fresh_copy(backend: str):
-    """An engine on a new copy of the template, with no pending writes anywhere."""
-    from crm_hygiene.db import make_engine
-
-    if backend == "sqlite":
-        path = _sqlite_path(RUN_DB)
-        _remove_sqlite(path)
-        shutil.copyfile(_sqlite_path(TEMPLATE_DB), path)  # its WAL was checkpointed into it
-        os.sync()  # the copy's pages reach the disk now, not during the measurement
-        return make_engine(f"sqlite:///{path}")
-    _pg_admin([f"DROP DATABASE IF EXISTS {RUN_DB} WITH (FORCE)",
-               f"CREATE DATABASE {RUN_DB} TEMPLATE {TEMPLATE_DB} STRATEGY FILE_COPY", "CHECKPOINT"])
-    os.sync()
-    return make_engine(f"{PG_SERVER}/{RUN_DB}")
-
-
-def drop_databases(backends: list[str]) -> None:
-    """Leave no 1M-row database behind."""
-    if "postgresql" in backends:
-        _pg_admin([f"DROP DATABASE IF EXISTS {RUN_DB} WITH (FORCE)",
-                   f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"])
-    if "sqlite" in backends:
-        for name in (RUN_DB, TEMPLATE_DB):
-            _remove_sqlite(_sqlite_path(name))
-
-
 def _is_past(i: int) -> bool:
     return (i * 7) % 10 < PAST_IN_TEN  # 7 is prime to 10: exactly 3 in every 10 consecutive ids
 
 
-def load_prospects(engine, size: int) -> None:
-    """`size` (1M) synthetic prospects and one source row each (not timed). Every tenth
-    consecutive id holds 3 people past retention, so they sit on every page."""
-    from sqlalchemy import text
-
-    from crm_hygiene.bulk import bulk_insert
-
-    key = keys().current
-    people = ("prospect_id", "match_key", "email", "email_match_key", "first_name", "last_name", "name_key",
-              "company", "company_key", "job_title", "country", "phone_e164", "source", "lawful_basis", "status",
-              "first_seen_at", "last_contact_at", "created_at", "updated_at", "email_hash", "domain_hash",
-              "phone_hash", "hash_key_id")
-    sources = ("prospect_id", "source", "source_detail", "collected_at", "lawful_basis", "file_id",
-               "source_row_number")
-    past_from, recent_from = datetime(2013, 1, 1, 9), datetime(2021, 1, 4, 9)
-    with engine.begin() as conn:
-        for start in range(0, size, CHUNK):
-            rows, appearances = [], []
-            for i in range(start, min(start + CHUNK, size)):
-                email, domain = f"person{i}@company{i % 20_000}.example", f"company{i % 20_000}.example"
-                last = (past_from + timedelta(days=i % 2_800, minutes=i % 600) if _is_past(i)
-                        else recent_from + timedelta(days=i % 2_100, minutes=i % 600))
-                first = last - timedelta(days=i % 700)
-                stamp_first, stamp_last = f"{first:%Y-%m-%d %H:%M:%S}.000000", f"{last:%Y-%m-%d %H:%M:%S}.000000"
-                phone = f"+447700{i:06d}" if i % 3 == 0 else None
-                rows.append((i + 1, f"e:{email}", email, email, f"First{i % 5_000}", f"Person{i}",
-                             f"first{i % 5_000} person{i}", f"Company {i % 20_000}", f"company {i % 20_000}",
-                             TITLES[(i * 31) % len(TITLES)] if i % 10 else None, "GB", phone, "linkedin",
-                             "legitimate_interests", "active", stamp_first, stamp_last, stamp_first, stamp_last,
-                             key.digest(email), key.digest(domain), key.digest(phone) if phone else None,
-                             key.key_id))
-                appearances.append((i + 1, "linkedin", f"research list {i % 50}", stamp_first,
-                                    "legitimate_interests", 1, i % 50_000 + 2))
-            bulk_insert(conn, "prospects", people, rows)
-            bulk_insert(conn, "prospect_sources", sources, appearances)
-        if conn.dialect.name == "postgresql":
-            # Explicit ids leave the sequence behind; the sweep's new ids come from it.
-            conn.execute(text("SELECT setval(pg_get_serial_sequence('prospects', 'prospect_id'), "
-                              "(SELECT MAX(prospect_id) FROM prospects))"))
-        else:
-            seq = conn.execute(text("SELECT seq FROM sqlite_sequence WHERE name = 'prospects'")).scalar_one()
-            assert seq == size, seq
+_PAST_FROM, _RECENT_FROM = datetime(2013, 1, 1, 9), datetime(2021, 1, 4, 9)
 
 
-# --- timing hooks -------------------------------------------------------------
-
-class Clock:
-    """Phase and statement timings of one measurement (seconds)."""
-
-    def __init__(self):
-        self.phases: dict[str, float] = defaultdict(float)
-        self.phase_sql: dict[str, float] = defaultdict(float)
-        self.statements: dict[str, list] = defaultdict(lambda: [0, 0.0])  # label -> [count, seconds]
-        self.stack: list[str] = []
-        self.missing: list[str] = []
-
-    @contextlib.contextmanager
-    def phase(self, label: str):
-        self.stack.append(label)
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.phases[label] += time.perf_counter() - started
-            self.stack.pop()
-
-    def add_statement(self, label: str, seconds: float) -> None:
-        entry = self.statements[label]
-        entry[0] += 1
-        entry[1] += seconds
-        for phase in set(self.stack):
-            self.phase_sql[phase] += seconds
+def retention_person(i: int, key) -> dict:
+    """Every tenth consecutive id holds 3 people past retention, so they sit on every page."""
+    last = (_PAST_FROM + timedelta(days=i % 2_800, minutes=i % 600) if _is_past(i)
+            else _RECENT_FROM + timedelta(days=i % 2_100, minutes=i % 600))
+    return synthetic_person(i, key, last - timedelta(days=i % 700), last)
 
 
-def _statement_label(sql: str) -> str:
-    """The statement's first words (constant text: values are bound, never in it)."""
-    words = re.sub(r"\s+", " ", "\n".join(line for line in sql.splitlines()
-                                          if not line.lstrip().startswith("--"))).strip()
-    return words[:72]
-
-
-@contextlib.contextmanager
-def statement_hooks(engine, clock: Clock):
-    from sqlalchemy import event
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        conn.info["bench_started"] = time.perf_counter()
-
-    def after(conn, cursor, statement, parameters, context, executemany):
-        clock.add_statement(_statement_label(statement), time.perf_counter() - conn.info.pop("bench_started"))
-
-    dialect = engine.dialect
-    original_commit = dialect.do_commit
-
-    def do_commit(dbapi_connection):
-        started = time.perf_counter()
-        try:
-            return original_commit(dbapi_connection)
-        finally:
-            clock.add_statement("COMMIT", time.perf_counter() - started)
-
-    event.listen(engine, "before_cursor_execute", before)
-    event.listen(engine, "after_cursor_execute", after)
-    dialect.do_commit = do_commit
-    try:
-        yield
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-        event.remove(engine, "after_cursor_execute", after)
-        del dialect.do_commit
-
-
-@contextlib.contextmanager
-def sweep_phase_hooks(clock: Clock):
-    """Wrap the sweep's steps in place, labelled; restore them after."""
+def sweep_phases(clock: Clock):
+    """The sweep's steps, wrapped in place and labelled (restored after)."""
     from crm_hygiene.retention import anonymise as anonymise_module
     from crm_hygiene.retention import sweep as sweep_module
 
-    restore = []
-
-    def wrap(owner, name: str, label) -> None:
-        if not hasattr(owner, name):
-            clock.missing.append(f"{getattr(owner, '__name__', owner)}.{name}")
-            return
-        static = inspect.getattr_static(owner, name)
-        original = getattr(owner, name)
-
-        @functools.wraps(original)
-        def timed(*args, **kwargs):
-            with clock.phase(label(args) if callable(label) else label):
-                return original(*args, **kwargs)
-
-        setattr(owner, name, staticmethod(timed) if isinstance(static, staticmethod) else timed)
-        restore.append((owner, name, static))
-
     sweep_class = getattr(sweep_module, "_Sweep", None)
-    wrap(sweep_module, "load_pending_holds", "1 load pending holds")
-    wrap(sweep_module, "complete_pending_erasures", "2 pending erasure files (start and end of act)")
-    if sweep_class is not None:
-        wrap(sweep_class, "plan", "3 plan")
-        wrap(sweep_class, "act", "4 act")
-        wrap(sweep_class, "_act_on", lambda a: f"4 act: {a[1].name}" if a[1].name == "prospects"
-             else "4 act: the other table classes")
-        wrap(sweep_class, "_anonymise_prospects", "4 act: prospects: anonymise (bands, ids, update)")
-        wrap(sweep_class, "_act_on_drop_files", "4 act: drop files")
-        wrap(sweep_class, "recheck", "5 re-check")
-    else:
-        clock.missing.append("sweep._Sweep")
-    wrap(anonymise_module, "stage_bands", "4 act: prospects: anonymise: band the titles")
+    targets = [
+        (sweep_module, "load_pending_holds", "1 load pending holds"),
+        (sweep_module, "complete_pending_erasures", "2 pending erasure files (start and end of act)"),
+        (sweep_class, "plan", "3 plan"),
+        (sweep_class, "act", "4 act"),
+        (sweep_class, "_act_on", lambda a: f"4 act: {a[1].name}" if a[1].name == "prospects"
+         else "4 act: the other table classes"),
+        (sweep_class, "_anonymise_prospects", "4 act: prospects: anonymise (bands, ids, update)"),
+        (sweep_class, "_act_on_drop_files", "4 act: drop files"),
+        (sweep_class, "recheck", "5 re-check"),
+        (anonymise_module, "stage_bands", "4 act: prospects: anonymise: band the titles"),
+        (sweep_module, "write_report", "6 report file"),
+    ]
     if hasattr(sweep_module, "stage_bands"):  # imported by name into sweep
-        wrap(sweep_module, "stage_bands", "4 act: prospects: anonymise: band the titles")
-    wrap(sweep_module, "write_report", "6 report file")
-    try:
-        yield
-    finally:
-        for owner, name, static in reversed(restore):
-            setattr(owner, name, static)
+        targets.append((sweep_module, "stage_bands", "4 act: prospects: anonymise: band the titles"))
+    return wrapped(clock, targets)
 
 
 # --- the two measurements ---------------------------------------------------
@@ -391,7 +173,7 @@ def run_sweep(engine, policy, run) -> tuple[float, int, Clock]:
     shutil.rmtree(work, ignore_errors=True)
     (work / "inbox" / "legal_holds").mkdir(parents=True)
     clock = Clock()
-    with statement_hooks(engine, clock), sweep_phase_hooks(clock):
+    with statement_hooks(engine, clock), sweep_phases(clock):
         started = time.perf_counter()
         with clock.phase("total: run_retention_sweep"):
             report = run_retention_sweep(engine, policy, keys(), run, work, dry_run=False, force=True)
@@ -415,11 +197,11 @@ def end_state(engine) -> tuple:
 def measure(backend: str, size: int, rounds: int, policy, run) -> dict:
     print(f"retention bench: {backend}: loading {size:,} prospects into a template (not timed) ...",
           file=sys.stderr)
-    load_seconds = build_template(backend, size)
+    load_seconds = DATABASES.build_template(backend, lambda e: load_prospects(e, size, retention_person))
     samples: dict[str, list] = {"floor": [], "sweep": []}
     for r in range(rounds):
         for side in (("floor", "sweep") if r % 2 == 0 else ("sweep", "floor")):
-            engine = fresh_copy(backend)
+            engine = DATABASES.fresh_copy(backend)
             if side == "floor":
                 seconds, rows, clock = run_floor(engine, policy)
             else:
@@ -433,37 +215,6 @@ def measure(backend: str, size: int, rounds: int, policy, run) -> dict:
 
 
 # --- report -----------------------------------------------------------------
-
-def _median(samples: list) -> float:
-    return statistics.median(s[0] for s in samples)
-
-
-def _median_clock(samples: list) -> Clock:
-    """The clock of the median sample (the lower middle one for an even count)."""
-    ordered = sorted(samples, key=lambda s: s[0])
-    return ordered[(len(ordered) - 1) // 2][2]
-
-
-def environment_line(backends: list[str]) -> str:
-    """When, which code, on what: for reading the figures later."""
-    from sqlalchemy import create_engine, text
-
-    try:
-        commit = subprocess.run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
-                                capture_output=True, text=True, check=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = "unknown"
-    parts = [f"{datetime.now():%Y-%m-%d %H:%M}", f"commit {commit}", f"Python {platform.python_version()}",
-             f"{os.cpu_count()} cores", f"load average {os.getloadavg()[0]:.1f} at the end"]
-    if "postgresql" in backends:
-        admin = create_engine(f"{PG_SERVER}/postgres")
-        with admin.connect() as conn:
-            parts.append(f"PostgreSQL {conn.execute(text('SHOW server_version')).scalar_one()} "
-                         f"(shared_buffers {conn.execute(text('SHOW shared_buffers')).scalar_one()})")
-        admin.dispose()
-    parts.append(f"SQLite {sqlite3.sqlite_version}")
-    return ", ".join(parts)
-
 
 def report_lines(results: list[dict], size: int, rounds: int, environment: str) -> list[str]:
     lines = [
@@ -479,7 +230,7 @@ def report_lines(results: list[dict], size: int, rounds: int, environment: str) 
         "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
     ]
     for r in results:
-        floor, sweep = _median(r["floor"]), _median(r["sweep"])
+        floor, sweep = median(r["floor"]), median(r["sweep"])
         ratio = sweep / floor
         lines.append(f"| {r['backend']} | {floor:.2f} | {sweep:.2f} | {ratio:.2f} | "
                      f"**{'PASS' if ratio <= TARGET else 'FAIL'}** | {r['floor'][0][1]:,} | {r['sweep'][0][1]:,} | "
@@ -489,7 +240,7 @@ def report_lines(results: list[dict], size: int, rounds: int, environment: str) 
             f"{r['backend']} floor {', '.join(f'{s[0]:.2f}' for s in r['floor'])}, sweep "
             f"{', '.join(f'{s[0]:.2f}' for s in r['sweep'])}" for r in results)]
     for r in results:
-        sweep_clock, floor_clock = _median_clock(r["sweep"]), _median_clock(r["floor"])
+        sweep_clock, floor_clock = median_clock(r["sweep"]), median_clock(r["floor"])
         lines += ["", f"### Where the sweep's time goes: {r['backend']} (median sample)", "",
                   "| phase | s | of which SQL + COMMIT s |", "| --- | ---: | ---: |"]
         for label in sorted(sweep_clock.phases):
@@ -522,7 +273,7 @@ def main() -> int:
         for backend in backends:
             results.append(measure(backend, args.prospects, args.rounds, policy, run))
     finally:
-        drop_databases(backends)
+        DATABASES.drop(backends)
     lines = report_lines(results, args.prospects, args.rounds, environment_line(backends))
     (OUT_DIR / "retention_results.md").write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))

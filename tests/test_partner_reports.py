@@ -6,8 +6,9 @@ forward, and the differential-privacy budget ledger across runs."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 import yaml
@@ -19,6 +20,7 @@ from sqlalchemy import text
 
 from crm_hygiene.ingest.kinds import RESEARCH
 from crm_hygiene.partner_reports import releases as releases_module
+from crm_hygiene.partner_reports.counts import count as count_prospects
 from crm_hygiene.partner_reports.disclosure import ALL, audit, build_table, intervals, primary, protect
 from crm_hygiene.partner_reports.export_file import csv_text, neutralised
 from crm_hygiene.partner_reports.gate import ExportRefused, gate_failures
@@ -96,6 +98,45 @@ def test_only_active_and_anonymised_prospects_are_counted(crm, data_dir, tmp_pat
                             data_dir / "archive" / "applicants")
     release(crm, data_dir, policy, every_report=True)
     assert export(data_dir)[("linkedin",)]["prospects_held"] == str(30 - 7)
+
+
+def test_an_anonymised_prospect_counts_under_the_band_it_kept(crm, data_dir):
+    titles = ["Account Executive", "CTO", "Graduate Trainee", "CTO", "Data Analyst", "Junior Designer"]
+    ingest(crm, data_dir, RESEARCH, "t.csv", RESEARCH_HEADER,
+           [research_row(f"First{n}", f"Last{n}", f"person{n}@firm.example", title=title)
+            for n, title in enumerate(titles)])
+    with crm.engine.begin() as conn:
+        ids = [r[0] for r in conn.execute(text("SELECT prospect_id FROM prospects ORDER BY prospect_id"))]
+        # As the retention sweep leaves them: the title replaced by its band.
+        for prospect_id, band in zip(ids[3:], ("executive", "professional", "entry"), strict=True):
+            conn.execute(text("UPDATE prospects SET status = 'anonymised', job_title = :band "
+                              "WHERE prospect_id = :id"), {"band": band, "id": prospect_id})
+        found = count_prospects(conn, POLICY, ("seniority_band",), ("prospects_held",), datetime(2027, 1, 1))
+    assert found["prospects_held"] == {("professional",): 2, ("executive",): 2, ("entry",): 2}
+
+
+def test_contactable_now_counts_exactly_the_people_marketing_may_email(crm, data_dir):
+    """marketable.sql restates the marketing_prospects view's condition: every combination of what the
+    view reads must give the view's answer."""
+    combos = list(itertools.product(("active", "anonymised", "suppressed"), (True, False), (True, False),
+                                    (True, False), (True, False), ("consent", "legitimate_interests", "contract")))
+    ingest(crm, data_dir, RESEARCH, "c.csv", RESEARCH_HEADER,
+           [research_row(f"First{n}", f"Last{n}", f"person{n}@firm.example") for n in range(len(combos))])
+    with crm.engine.begin() as conn:
+        ids = [r[0] for r in conn.execute(text("SELECT prospect_id FROM prospects ORDER BY prospect_id"))]
+        for prospect_id, (status, has_email, disposable, referred, personal, basis) in zip(ids, combos, strict=True):
+            conn.execute(text("UPDATE prospects SET status = :status, email_is_disposable = :disposable, "
+                              "referred_only = :referred, email_is_personal = :personal, lawful_basis = :basis "
+                              "WHERE prospect_id = :id"), {"status": status, "disposable": disposable,
+                                                          "referred": referred, "personal": personal,
+                                                          "basis": basis, "id": prospect_id})
+            if not has_email:
+                conn.execute(text("UPDATE prospects SET email = NULL WHERE prospect_id = :id"), {"id": prospect_id})
+        found = count_prospects(conn, POLICY, ("lawful_basis",), ("contactable_now",), datetime(2027, 1, 1))
+        view = conn.execute(text("SELECT lawful_basis, COUNT(*) FROM marketing_prospects GROUP BY lawful_basis")).all()
+    assert {key[0]: n for key, n in found["contactable_now"].items() if n} == dict(view)
+    # Active with an email neither disposable nor referred: by consent, or legitimate interests if not personal.
+    assert dict(view) == {"consent": 2, "legitimate_interests": 1}
 
 
 # --- thresholds --------------------------------------------------------------

@@ -2,63 +2,81 @@
 
 The SQL's shape is generated from the report's dimension and measure names
 (validated by the policy model against the closed lists below), never from
-data; the one value, the period's end, is bound.
+data; the one value, the period's end, is bound. A seniority band is counted
+by job title in that same scan and banded here: the policy's patterns are
+regular expressions SQL cannot write portably, and banding the counted titles
+costs no second scan of ``prospects`` to stage them (make bench).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import Connection, DateTime, bindparam, text
+from sqlalchemy import Connection, DateTime, Row, bindparam, text
 
 from crm_hygiene.db import read_sql, use_large_work_mem
 from crm_hygiene.policy import OTHER_CATEGORY, Policy
-from crm_hygiene.seniority import SeniorityBands, stage_bands
+from crm_hygiene.seniority import SeniorityBands
 from crm_hygiene.sqlmacros import expand_macros
 
 Key = tuple[str, ...]
 
+# The columns each dimension is grouped by.
 DIMENSION_SQL = {
-    "country": "COALESCE(p.country, 'unknown')",
-    "source": "p.source",
-    "lawful_basis": "p.lawful_basis",
-    "seniority_band": "COALESCE(b.band, 'unknown')",
-    "first_contact_month": "MONTH_LABEL(p.first_seen_at)",
+    "country": ("COALESCE(p.country, 'unknown')",),
+    "source": ("p.source",),
+    "lawful_basis": ("p.lawful_basis",),
+    # Banded by _dimension_values. An anonymised row's title is already its band (the retention sweep
+    # put it there): banding it again would move it ('executive' reads as a professional's title).
+    "seniority_band": ("p.job_title", "p.status"),
+    "first_contact_month": ("MONTH_LABEL(p.first_seen_at)",),
 }
 MEASURE_SQL = {
     "prospects_held": "COUNT(*)",
-    "contactable_now": "SUM(CASE WHEN m.prospect_id IS NULL THEN 0 ELSE 1 END)",
+    # marketable.sql: the marketing_prospects view's condition, on the counted row (one scan)
+    "contactable_now": "SUM(CASE WHEN ({marketable}) THEN 1 ELSE 0 END)",
 }
-_JOIN_MARKETING = "LEFT JOIN marketing_prospects m ON m.prospect_id = p.prospect_id"
-_JOIN_BANDS = "LEFT JOIN rep_bands b ON b.job_title = p.job_title"
-_TITLES = ("SELECT DISTINCT job_title FROM prospects WHERE job_title IS NOT NULL "
-           "AND status IN ('active', 'anonymised')")
 
 
 def count(conn: Connection, policy: Policy, dimensions: tuple[str, ...], measures: tuple[str, ...],
           period_end: datetime) -> dict[str, dict[Key, int]]:
     """measure -> {dimension values: count}, for people first seen before `period_end`."""
-    joins = []
-    if "contactable_now" in measures:
-        joins.append(_JOIN_MARKETING)
-    if "seniority_band" in dimensions:
-        stage_bands(conn, SeniorityBands(policy.retention.anonymise), "rep_bands", _TITLES)
-        joins.append(_JOIN_BANDS)
+    columns = [column for d in dimensions for column in DIMENSION_SQL[d]]
     use_large_work_mem(conn)
+    marketable = read_sql("partner_reports/marketable.sql")
     sql = read_sql("partner_reports/counts.sql").format(
-        dimensions=", ".join(f"{DIMENSION_SQL[d]} AS d{i}" for i, d in enumerate(dimensions)),
-        measures=", ".join(f"{MEASURE_SQL[m]} AS {m}" for m in measures),
-        joins="\n".join(joins),
-        group_by=", ".join(DIMENSION_SQL[d] for d in dimensions),
+        dimensions=", ".join(f"{column} AS d{i}" for i, column in enumerate(columns)),
+        measures=", ".join(f"{MEASURE_SQL[m].format(marketable=marketable)} AS {m}" for m in measures),
+        group_by=", ".join(columns),
     )
     statement = text(expand_macros(sql, conn.dialect.name)).bindparams(bindparam("period_end", type_=DateTime))
+    key_of = _dimension_values(policy, dimensions)
     found: dict[str, dict[Key, int]] = {m: {} for m in measures}
     for row in conn.execute(statement, {"period_end": period_end}):
-        key = tuple(str(v) for v in row[:len(dimensions)])
+        key = key_of(row)
         for i, measure in enumerate(measures):
-            found[measure][key] = int(row[len(dimensions) + i] or 0)
+            found[measure][key] = found[measure].get(key, 0) + int(row[len(columns) + i] or 0)
     return found
+
+
+def _dimension_values(policy: Policy, dimensions: tuple[str, ...]) -> Callable[[Row], Key]:
+    """A counted row's dimension values from its grouped columns (a title and status become a band)."""
+    band = cache(SeniorityBands(policy.retention.anonymise).band)  # each distinct title once
+
+    def key_of(row: Row) -> Key:
+        key, i = [], 0
+        for dimension in dimensions:
+            if dimension == "seniority_band":
+                title, status = row[i], row[i + 1]
+                key.append("unknown" if title is None else title if status == "anonymised" else band(title))
+            else:
+                key.append(str(row[i]))
+            i += len(DIMENSION_SQL[dimension])
+        return tuple(key)
+
+    return key_of
 
 
 def fold_into_categories(counts: Mapping[Key, int], dimensions: tuple[str, ...],
