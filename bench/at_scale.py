@@ -14,11 +14,13 @@
   wrapped in place) and per-statement timings (engine hooks; statements are
   labelled by their first words, constant text since values are always bound,
   so no personal data reaches the output).
-* ``environment_line``, ``median``, ``median_clock``: for the results file.
+* ``environment_line``, ``median``, ``median_clock``: for the results file;
+  ``bench_main``: the command line, the measurements and the results file.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import functools
 import inspect
@@ -328,3 +330,28 @@ def environment_line(backends: list[str]) -> str:
         admin.dispose()
     parts.append(f"SQLite {sqlite3.sqlite_version}")
     return ", ".join(parts)
+
+
+def bench_main(doc: str, databases: BenchDatabases, results_file: str, measure: Callable[[str, int, int], dict],
+               report_lines: Callable[[list[dict], int, int, str], list[str]], *, prospects: int, rounds: int,
+               side: str) -> int:
+    """--backends, --prospects, --rounds; `measure(backend, prospects, rounds)` for each backend (its
+    databases dropped after, whatever happens); `report_lines(results, prospects, rounds, environment)`
+    printed and written to bench/out/`results_file`. Exit status 0: a report, not a gate."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--backends", default="postgresql,sqlite")
+    parser.add_argument("--prospects", type=int, default=prospects)
+    parser.add_argument("--rounds", type=int, default=rounds, help=f"floor/{side} pairs per backend, order alternating")
+    args = parser.parse_args()
+    backends = args.backends.split(",")
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    results = []
+    try:
+        for backend in backends:
+            results.append(measure(backend, args.prospects, args.rounds))
+    finally:
+        databases.drop(backends)
+    lines = report_lines(results, args.prospects, args.rounds, environment_line(backends))
+    (OUT_DIR / results_file).write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))
+    return 0

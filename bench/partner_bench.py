@@ -53,7 +53,6 @@ Results also go to ``bench/out/partner_results.md``.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import random
 import shutil
@@ -65,7 +64,7 @@ from at_scale import (
     OUT_DIR,
     BenchDatabases,
     Clock,
-    environment_line,
+    bench_main,
     load_prospects,
     median,
     median_clock,
@@ -355,25 +354,13 @@ def report_lines(results: list[dict], size: int, rounds: int, environment: str, 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", default="postgresql,sqlite")
-    parser.add_argument("--prospects", type=int, default=PROSPECTS)
-    parser.add_argument("--rounds", type=int, default=3, help="floor/report pairs per backend, order alternating")
-    args = parser.parse_args()
-    backends = args.backends.split(",")
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
     policy, run = policy_and_run()
     imports = first_use_imports()
-    results = []
-    try:
-        for backend in backends:
-            results.append(measure(backend, args.prospects, args.rounds, policy, run))
-    finally:
-        DATABASES.drop(backends)
-    lines = report_lines(results, args.prospects, args.rounds, environment_line(backends), imports)
-    (OUT_DIR / "partner_results.md").write_text("\n".join(lines), encoding="utf-8")
-    print("\n".join(lines))
-    return 0
+    return bench_main(__doc__, DATABASES, "partner_results.md",
+                      lambda backend, size, rounds: measure(backend, size, rounds, policy, run),
+                      lambda results, size, rounds, environment: report_lines(results, size, rounds, environment,
+                                                                              imports),
+                      prospects=PROSPECTS, rounds=3, side="report")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,6 @@ Results also go to ``bench/out/retention_results.md``.
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import sys
@@ -56,7 +55,7 @@ from at_scale import (
     OUT_DIR,
     BenchDatabases,
     Clock,
-    environment_line,
+    bench_main,
     keys,
     load_prospects,
     median,
@@ -260,24 +259,10 @@ def report_lines(results: list[dict], size: int, rounds: int, environment: str) 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", default="postgresql,sqlite")
-    parser.add_argument("--prospects", type=int, default=PROSPECTS)
-    parser.add_argument("--rounds", type=int, default=2, help="floor/sweep pairs per backend, order alternating")
-    args = parser.parse_args()
-    backends = args.backends.split(",")
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
     policy, run = policy_and_run()
-    results = []
-    try:
-        for backend in backends:
-            results.append(measure(backend, args.prospects, args.rounds, policy, run))
-    finally:
-        DATABASES.drop(backends)
-    lines = report_lines(results, args.prospects, args.rounds, environment_line(backends))
-    (OUT_DIR / "retention_results.md").write_text("\n".join(lines), encoding="utf-8")
-    print("\n".join(lines))
-    return 0
+    return bench_main(__doc__, DATABASES, "retention_results.md",
+                      lambda backend, size, rounds: measure(backend, size, rounds, policy, run), report_lines,
+                      prospects=PROSPECTS, rounds=2, side="sweep")
 
 
 if __name__ == "__main__":
