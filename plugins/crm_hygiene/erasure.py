@@ -189,13 +189,22 @@ def erase(
     return result
 
 
-def _held_addresses(conn: Connection, keys: HashKeys, plain, now) -> list[str]:
-    """The plain email keys an active legal hold names (holds store keyed hashes only)."""
-    holds = set(conn.execute(text(read_sql("erasure/active_hold_hashes.sql")).bindparams(
+def active_hold_hashes(conn: Connection, now) -> set[str]:
+    """The keyed hashes every legal hold standing at `now` names."""
+    return set(conn.execute(text(read_sql("erasure/active_hold_hashes.sql")).bindparams(
         bindparam("now", type_=DateTime)), {"now": now}).scalars())
+
+
+def named_by_holds(keys: HashKeys, email_keys: Iterable[str], holds: set[str]) -> list[str]:
+    """The plain email match keys that one of `holds` (keyed hashes, any configured key) names."""
     if not holds:
         return []
-    return sorted(v for t, v in plain if t == "email" and any(d in holds for _, d in keys.all_digests(v)))
+    return sorted(k for k in email_keys if any(d in holds for _, d in keys.all_digests(k)))
+
+
+def _held_addresses(conn: Connection, keys: HashKeys, plain, now) -> list[str]:
+    """The plain email keys an active legal hold names (holds store keyed hashes only)."""
+    return named_by_holds(keys, (v for t, v in plain if t == "email"), active_hold_hashes(conn, now))
 
 
 def _suppress(conn: Connection, keys: HashKeys, plain, reason: str | None, now) -> int:

@@ -192,12 +192,12 @@ def _release_one(engine: Engine, policy: Policy, run: RunInfo, release: _Release
                             "nothing was written")
     summary.seconds_counting += counted - started
     summary.seconds_disclosure_control += time.perf_counter() - counted
-    digest = sha256_text(body)
+    digest, version = sha256_text(body), policy_version(policy)
     manifest = manifest_text(
         partner=release.partner_name, report=release.report_name, period=period_text,
         dimensions=release.report.dimensions, measures=release.report.measures,
         min_cell_size=release.protection.min_cell_size, min_interval_width=release.protection.min_interval_width,
-        suppressed=patterns, rows=body.count("\n") - 1, sha256=digest, policy_version=policy_version(policy),
+        suppressed=patterns, rows=body.count("\n") - 1, sha256=digest, policy_version=version,
         mode="differential_privacy" if release.dp else "suppression", epsilon=epsilon)
     with engine.begin() as conn:
         if _frozen(conn, release.partner_name, release.report_name, release.period) is None:
@@ -211,7 +211,7 @@ def _release_one(engine: Engine, policy: Policy, run: RunInfo, release: _Release
                 {"partner": release.partner_name, "report": release.report_name, "period": release.period,
                  "mode": "differential_privacy" if release.dp else "suppression", "epsilon": epsilon,
                  "suppressed": _keys_json(patterns), "csv": body, "manifest": manifest, "sha": digest,
-                 "version": policy_version(policy), "run_id": run.run_id, "at": utc_now()})
+                 "version": version, "run_id": run.run_id, "at": utc_now()})
             write_audit(conn, run, "partner_release", subject_ref=f"partner:{release.label}:{period_text}",
                         reason="aggregate export released", rows_affected=body.count("\n") - 1,
                         details={"suppressed_cells": sum(len(p) for p in patterns.values()), "epsilon": epsilon})

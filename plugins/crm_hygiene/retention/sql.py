@@ -61,6 +61,10 @@ def run_all(conn: Connection, name: str, params: dict, **constants: str) -> int:
     """Execute every statement of a file; the rows the last one changed."""
     changed = 0
     for statement in statements(conn, name, **constants):
-        wanted = {k: v for k, v in params.items() if f":{k}" in statement.text}
-        changed = conn.execute(statement, wanted).rowcount
+        changed = conn.execute(statement, used_by(statement, params)).rowcount
     return changed
+
+
+def used_by(statement: TextClause, params: dict) -> dict:
+    """The values a statement binds, of those a caller has for every file of its kind."""
+    return {k: v for k, v in params.items() if f":{k}" in statement.text}

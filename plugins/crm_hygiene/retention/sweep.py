@@ -26,14 +26,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
-from sqlalchemy import Connection, DateTime, Engine, bindparam, text
+from sqlalchemy import Connection, Engine, text
 
 from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
 from crm_hygiene.db import read_sql, use_large_page_cache, use_large_work_mem
 from crm_hygiene.drops import files
 from crm_hygiene.drops.registry import DropTally
-from crm_hygiene.erasure import lock_out_admission
+from crm_hygiene.erasure import active_hold_hashes, lock_out_admission, named_by_holds
 from crm_hygiene.erasure_files import ErasedKeys, complete_pending_erasures, pending_followups
 from crm_hygiene.keys import HashKeys
 from crm_hygiene.legal_holds import load_pending_holds
@@ -42,7 +42,7 @@ from crm_hygiene.policy import Period, Policy, RetentionClass
 from crm_hygiene.retention import drop_files
 from crm_hygiene.retention.anonymise import stage_bands
 from crm_hygiene.retention.classes import TABLE_CLASSES, TableClass, check_catalogue
-from crm_hygiene.retention.sql import run_all, wrapped
+from crm_hygiene.retention.sql import run_all, used_by, wrapped
 from crm_hygiene.run import RunInfo
 from crm_hygiene.seniority import SeniorityBands
 
@@ -105,11 +105,6 @@ def _fresh_staging(conn: Connection) -> None:
     conn.execute(text("CREATE TEMPORARY TABLE ret_due (id BIGINT, key TEXT, held INTEGER NOT NULL, job_title TEXT)"))
 
 
-def _active_hold_hashes(conn: Connection, as_of: datetime) -> set[str]:
-    return set(conn.execute(text(read_sql("erasure/active_hold_hashes.sql")).bindparams(
-        bindparam("now", type_=DateTime)), {"now": as_of}).scalars())
-
-
 def _stage_held_keys(conn: Connection, keys: HashKeys, held_hashes: set[str]) -> None:
     """``ret_held_keys``: the email match keys (of applicants and quarantined rows)
     a standing hold names. Holds store keyed hashes only, so the keys are hashed here."""
@@ -118,8 +113,8 @@ def _stage_held_keys(conn: Connection, keys: HashKeys, held_hashes: set[str]) ->
     if not held_hashes:
         return
     candidates = conn.execute(text(read_sql("retention/email_keys_held_rows_may_name.sql"))).scalars()
-    held = [(k,) for k in candidates if any(d in held_hashes for _, d in keys.all_digests(k))]
-    bulk_insert(conn, "ret_held_keys", ("email_match_key",), held)
+    bulk_insert(conn, "ret_held_keys", ("email_match_key",),
+                [(k,) for k in named_by_holds(keys, candidates, held_hashes)])
 
 
 _COUNT_DUE = "SELECT COUNT(*), COALESCE(SUM(held), 0) FROM ({select}) AS due"
@@ -133,7 +128,7 @@ def _class_params(table_class: TableClass, cutoff: datetime, run: RunInfo) -> di
 def _count_class(conn: Connection, table_class: TableClass, cutoff: datetime, run: RunInfo) -> tuple[int, int]:
     """(due, held) of the class as of the run's logical date, staging nothing."""
     statement = wrapped(conn, table_class.stage, _COUNT_DUE)
-    params = {k: v for k, v in _class_params(table_class, cutoff, run).items() if f":{k}" in statement.text}
+    params = used_by(statement, _class_params(table_class, cutoff, run))
     due, held = conn.execute(statement, params).one()
     return int(due), int(held)
 
@@ -142,7 +137,7 @@ def _stage_class(conn: Connection, table_class: TableClass, cutoff: datetime, ru
     """Stage the class's due rows in ``ret_due``; (due, held)."""
     conn.execute(text("DELETE FROM ret_due"))
     statement = wrapped(conn, table_class.stage, _STAGE_DUE, columns=", ".join(table_class.staged_columns))
-    params = {k: v for k, v in _class_params(table_class, cutoff, run).items() if f":{k}" in statement.text}
+    params = used_by(statement, _class_params(table_class, cutoff, run))
     conn.execute(statement, params)
     due, held = conn.execute(text("SELECT COUNT(*), COALESCE(SUM(held), 0) FROM ret_due")).one()
     return int(due), int(held)
@@ -176,14 +171,14 @@ class _Sweep:
     def held_people(self) -> ErasedKeys:
         """Who a standing hold names, as a matcher for drop files (keyed hashes only)."""
         with self.engine.connect() as conn:
-            hashes = _active_hold_hashes(conn, self.as_of)
+            hashes = active_hold_hashes(conn, self.as_of)
         return ErasedKeys(list(self.keys.keys), {("email", h) for h in hashes},
                           self.policy.suppression.default_phone_region,
                           CountryResolver(self.policy.input_validation.country_aliases))
 
     def plan(self) -> None:
         with self.engine.connect() as conn:  # counts only; the held keys' staging is rolled back
-            _stage_held_keys(conn, self.keys, _active_hold_hashes(conn, self.as_of))
+            _stage_held_keys(conn, self.keys, active_hold_hashes(conn, self.as_of))
             for table_class in TABLE_CLASSES:
                 counts = self.counts_for(table_class.name)
                 counts.before = _population(conn, table_class)
@@ -232,7 +227,7 @@ class _Sweep:
             use_large_page_cache(conn)
             _fresh_staging(conn)
             if table_class.uses_held_keys:
-                _stage_held_keys(conn, self.keys, _active_hold_hashes(conn, self.as_of))
+                _stage_held_keys(conn, self.keys, active_hold_hashes(conn, self.as_of))
             counts.before = _population(conn, table_class)
             counts.due, counts.held = _stage_class(conn, table_class, self.cutoff(name), self.run)
             counts.acted = 0
@@ -299,7 +294,7 @@ class _Sweep:
         """Count again from scratch: what is past its period and not held must be gone."""
         left = []
         with self.engine.connect() as conn:  # counts only; the held keys' staging is rolled back
-            _stage_held_keys(conn, self.keys, _active_hold_hashes(conn, self.as_of))
+            _stage_held_keys(conn, self.keys, active_hold_hashes(conn, self.as_of))
             for table_class in TABLE_CLASSES:
                 due, held = _count_class(conn, table_class, self.cutoff(table_class.name), self.run)
                 self.report.classes[table_class.name].remaining = due - held
