@@ -14,10 +14,18 @@ log = logging.getLogger(__name__)
 
 
 def ensure_schema() -> None:
-    """Bring the CRM schema up to date before anything writes (Alembic, idempotent)."""
+    """Check the CRM schema is current before anything writes.
+
+    A deployment migrates at deploy time (the compose file's init service, or
+    `make db-upgrade`), so this normally reads one row and returns. A database
+    left behind (a fresh checkout's `airflow dags test`, an upgrade without the
+    init step) is migrated here under PostgreSQL's advisory lock, so two first
+    runs cannot race; a database ahead of this code fails at once.
+    """
     from crm_hygiene.db import upgrade_schema
 
-    upgrade_schema(crm_engine())
+    if upgrade_schema(crm_engine()):
+        log.info("CRM schema was behind this release and has been migrated")
 
 
 def ingest_drops(kind: str) -> dict:

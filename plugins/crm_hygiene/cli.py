@@ -20,8 +20,8 @@ from crm_hygiene.db import make_engine, upgrade_schema
 
 def _db_upgrade(_args) -> None:
     url = settings.database_url_from_env()
-    upgrade_schema(make_engine(url))
-    print(f"CRM schema is up to date ({url.split('://', 1)[0]}).")
+    migrated = upgrade_schema(make_engine(url))
+    print(f"CRM schema {'migrated to' if migrated else 'already at'} the latest revision ({url.split('://', 1)[0]}).")
 
 
 def _sample_data(args) -> None:

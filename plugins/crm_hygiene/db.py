@@ -120,13 +120,68 @@ def timed_sql(name: str) -> TextClause:
     return text(read_sql(name)).bindparams(bindparam("now", type_=DateTime))
 
 
-def upgrade_schema(engine: Engine, revision: str = "head") -> None:
-    """Bring the CRM schema up to ``revision`` with Alembic (idempotent)."""
-    from alembic import command
+# One advisory-lock key for "the CRM schema is being migrated" (any constant
+# bigint no other code on the server uses; this is crc32 of "crm_hygiene.schema").
+SCHEMA_LOCK_KEY = 0x68D8_3F1E
+
+
+class SchemaAheadError(RuntimeError):
+    """The database is at a revision this code does not know: a retry cannot help."""
+
+
+def _alembic_config():
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def schema_revisions(conn) -> tuple[set[str], set[str]]:
+    """(the revisions the database is at, the head revisions of this code's migrations)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    current = set(MigrationContext.configure(conn).get_current_heads())
+    heads = set(ScriptDirectory.from_config(_alembic_config()).get_heads())
+    return current, heads
+
+
+def _refuse_unknown_revision(current: set[str]) -> None:
+    from alembic.script import ScriptDirectory
+
+    known = {script.revision for script in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+    if unknown := current - known:
+        raise SchemaAheadError(
+            f"The CRM database is at schema revision {', '.join(sorted(unknown))}, which this code does not "
+            "know: it was migrated by a newer release. Deploy that release (or restore a backup taken "
+            "before the upgrade); do not run this one against it."
+        )
+
+
+def upgrade_schema(engine: Engine, revision: str = "head") -> bool:
+    """Bring the CRM schema up to ``revision`` with Alembic; True if anything was migrated.
+
+    Safe when several processes start at once (two first runs, two scheduler
+    workers, the deploy's init service beside a task): on PostgreSQL the
+    migration runs under a transaction-scoped advisory lock, and the revision is
+    read again once the lock is held, so the second process finds the work done.
+    SQLite's BEGIN IMMEDIATE (make_engine) serialises the same way. A schema
+    already current costs one read and no lock.
+    """
+    from alembic import command
+
+    with engine.connect() as conn:
+        current, heads = schema_revisions(conn)
+    _refuse_unknown_revision(current)
+    if revision == "head" and current == heads:
+        return False
+    cfg = _alembic_config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+        before, _ = schema_revisions(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+        after, _ = schema_revisions(conn)
+    return after != before
