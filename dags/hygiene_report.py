@@ -19,10 +19,10 @@ writes the same file without Airflow.
 from airflow.sdk import dag, task
 
 from crm_airflow import tasks
-from crm_airflow.dag_defaults import COMMON, PROSPECTS
+from crm_airflow.dag_defaults import COMMON, SCHEDULES
 
 
-@dag(dag_id="hygiene_report", schedule=PROSPECTS, tags=["crm", "report"], doc_md=__doc__, **COMMON)
+@dag(dag_id="hygiene_report", schedule=SCHEDULES["hygiene_report"], tags=["crm", "report"], doc_md=__doc__, **COMMON)
 def hygiene_report():
     task(tasks.ensure_schema)() >> task(tasks.hygiene_report, task_id="hygiene_report")()
 

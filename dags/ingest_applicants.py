@@ -11,16 +11,17 @@ never in `prospects` or `marketing_prospects`, never matched or merged with a
 prospect. A later drop with the same `applicant_id` updates that applicant.
 Bad rows are quarantined with their reasons; a file that cannot be read is
 moved to `inbox/applicants/rejected/` with a `.reason.txt` and the run fails.
-Counts only in `audit_log`.
+Counts only in `audit_log`. Runs when a file arrives in the inbox (a watcher in
+the triggerer) and hourly.
 """
 
 from airflow.sdk import dag, task
 
 from crm_airflow import tasks
-from crm_airflow.dag_defaults import COMMON
+from crm_airflow.dag_defaults import COMMON, SCHEDULES
 
 
-@dag(dag_id="ingest_applicants", schedule="@hourly", tags=["crm", "applicants", "gdpr"],
+@dag(dag_id="ingest_applicants", schedule=SCHEDULES["ingest_applicants"], tags=["crm", "applicants", "gdpr"],
      doc_md=__doc__, **COMMON)
 def ingest_applicants():
     # No crm_prospects outlet: applicants are not prospects.

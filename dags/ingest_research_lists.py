@@ -9,6 +9,10 @@ suite (a file that fails is moved to `inbox/research/rejected/` with a
 with their reasons, the rest are normalised, de-duplicated and admitted into
 `prospects` tagged with source and lawful basis, in one transaction per file.
 The file then moves to `archive/research/`. Counts are in `audit_log`.
+
+Runs when a file arrives in its inbox (a watcher in the triggerer, no worker
+slot held) and hourly; a suppression list waiting in `inbox/suppression/` is
+applied first, so nobody on it is admitted in between.
 """
 
 from crm_airflow.ingest_dag import build_ingest_dag

@@ -6,7 +6,7 @@ Information": used "in a collective manner" that "does not identify you
 individually in any way"; contract promise 5), as the policy file's `partners`
 section says: each report's dimensions, measures, cell size and schedule.
 
-Daily; a report is released on the run dates its schedule names (`@monthly`:
+Daily at 04:00 UTC (after the retention sweep); a report is released on the run dates its schedule names (`@monthly`:
 the 1st), or every report when triggered with `every_report` on. For each:
 counts in SQL over prospects that may be counted (active or anonymised), then
 primary and complementary suppression, the previous release's pattern carried
@@ -21,10 +21,11 @@ already released is written again from the same bytes, never recomputed.
 from airflow.sdk import Param, dag, task
 
 from crm_airflow import tasks
-from crm_airflow.dag_defaults import COMMON
+from crm_airflow.dag_defaults import COMMON, SCHEDULES
 
 
-@dag(dag_id="partner_aggregate_reports", schedule="@daily", tags=["crm", "partners", "gdpr"], doc_md=__doc__,
+@dag(dag_id="partner_aggregate_reports", schedule=SCHEDULES["partner_aggregate_reports"],
+     tags=["crm", "partners", "gdpr"], doc_md=__doc__,
      params={"every_report": Param(False, type="boolean",
                                    description="release every report now, not only those due today")},
      **COMMON)

@@ -11,15 +11,18 @@ hold names the person; only a keyed hash stays, on the suppression list),
 Each request is tracked in `data_subject_requests` with `due_at` one calendar
 month after receipt. The run **fails** while any open request is overdue or
 due within a week, listing the request ids: that failure is the alarm.
+Runs when a request file arrives (a watcher in the triggerer) and daily at
+06:00 UTC, so the alarm reaches people at the start of the working day.
 """
 
 from airflow.sdk import dag, task
 
 from crm_airflow import tasks
-from crm_airflow.dag_defaults import COMMON, PROSPECTS
+from crm_airflow.dag_defaults import COMMON, PROSPECTS, SCHEDULES
 
 
-@dag(dag_id="process_data_subject_requests", schedule="@hourly", tags=["crm", "dsr", "gdpr"],
+@dag(dag_id="process_data_subject_requests", schedule=SCHEDULES["process_data_subject_requests"],
+     tags=["crm", "dsr", "gdpr"],
      doc_md=__doc__, **COMMON)
 def process_data_subject_requests():
     process = task(tasks.process_data_subject_requests, task_id="process_requests", outlets=[PROSPECTS])

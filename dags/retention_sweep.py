@@ -20,15 +20,16 @@ records and the audit log are deleted on their own clocks.
 Trigger with `dry_run` on to see what would happen: the report
 `reports/retention_<date>.json` is written and nothing else changes. Counts
 only in the report, `audit_log`, the task log and XCom.
+Daily at 02:00 UTC.
 """
 
 from airflow.sdk import Param, dag, task
 
 from crm_airflow import tasks
-from crm_airflow.dag_defaults import COMMON, PROSPECTS
+from crm_airflow.dag_defaults import COMMON, PROSPECTS, SCHEDULES
 
 
-@dag(dag_id="retention_sweep", schedule="@daily", tags=["crm", "retention", "gdpr"], doc_md=__doc__,
+@dag(dag_id="retention_sweep", schedule=SCHEDULES["retention_sweep"], tags=["crm", "retention", "gdpr"], doc_md=__doc__,
      params={"dry_run": Param(False, type="boolean", description="report what would happen; change nothing"),
              "force": Param(False, type="boolean",
                             description="act even if the circuit breaker would stop the sweep")},

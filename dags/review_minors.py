@@ -4,8 +4,8 @@
 Keeps children out of the CRM after admission (privacy policy, "Children").
 Every ingest already removes a person whose date of birth or age is under 16
 and holds a *likely* minor (school and pupil signals, no age) as
-`minor_review`, out of every use, with an open row in `minor_reviews`. Daily,
-this DAG:
+`minor_review`, out of every use, with an open row in `minor_reviews`. Daily
+at 01:00 UTC, this DAG:
 
 1. applies decisions dropped as CSV in `$CRM_DATA_DIR/inbox/reviews/`
    (`prospect_id, decision` with decision `adult` or `minor`);
@@ -27,10 +27,10 @@ from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Param, dag, task
 
 from crm_airflow import tasks
-from crm_airflow.dag_defaults import COMMON, PROSPECTS
+from crm_airflow.dag_defaults import COMMON, PROSPECTS, SCHEDULES
 
 
-@dag(dag_id="review_minors", schedule="@daily", tags=["crm", "minors", "gdpr"], doc_md=__doc__,
+@dag(dag_id="review_minors", schedule=SCHEDULES["review_minors"], tags=["crm", "minors", "gdpr"], doc_md=__doc__,
      params={"ask_in_airflow": Param(False, type="boolean"),
              "max_items": Param(20, type="integer", minimum=1, maximum=100)},
      **COMMON)

@@ -88,6 +88,19 @@ def sync_suppression_lists() -> dict:
     return summary
 
 
+def apply_pending_suppression_lists() -> dict:
+    """Suppression before ingest: a suppression list waiting in the inbox is applied
+    before this run admits anyone, so a person dropped on both lists at once is never
+    marketable in between. Nothing waiting: nothing done (the suppression DAG's own
+    hourly run re-hashes and follows up erasures)."""
+    from crm_hygiene import settings
+    from crm_hygiene.drops.files import pending_files
+
+    if not pending_files(settings.inbox_dir("suppression")):
+        return {"suppression_lists_waiting": 0}
+    return sync_suppression_lists()
+
+
 def ingest_applicants() -> dict:
     """Load every pending applicants drop (kept apart from prospects); counts only."""
     from crm_hygiene import settings
