@@ -1,2 +1,0 @@
--- The CRM lives in its own database beside Airflow's metadata.
-CREATE DATABASE crm OWNER airflow;
