@@ -3,8 +3,8 @@
 Secrets: every git-tracked file is scanned for private key blocks, AWS-style
 keys, password / secret / token / hash-key assignments with a literal value,
 URLs with user:password@ and long high-entropy tokens. What may be there is an
-explicit, short allowlist (the test-only hash key, documentation placeholders,
-the local docker-compose stack's throwaway login); anything else fails. The
+explicit, short allowlist (the test-only hash key, documentation placeholders);
+anything else fails (the compose stack takes every secret from .env). The
 detector is itself tested on synthetic secrets built at run time (so this file
 holds none) and on a planted file in a scratch git repository.
 
@@ -64,7 +64,6 @@ ALLOWED = {
     ("tests/conftest.py", "test-key-1:test-secret-0123456789abcdef"): "the documented test-only hash key",
     ("README.md", "pass"): "the password placeholder in the example connection URL (user:pass@host)",
     ("plugins/crm_hygiene/keys.py", "s3cret..."): "placeholder in a docstring",
-    ("docker-compose.yaml", "airflow"): "the local docker-compose stack's throwaway login (container network only)",
     ("plugins/crm_airflow/runtime.py", "crm_hash_key"): "the Airflow Variable's name, not its value",
 }
 
