@@ -6,6 +6,7 @@ from datetime import datetime
 
 from airflow.sdk import Asset
 
+from crm_airflow.alert_delivery import notify_failure
 from crm_airflow.retry_policy import CRM_RETRY_POLICY, MAX_RETRY_DELAY, RETRIES, RETRY_DELAY, RETRY_EXPONENTIAL_BACKOFF
 
 # The prospects table as an Airflow Asset: ingest DAGs produce it, and the
@@ -23,6 +24,8 @@ DEFAULT_ARGS = {
     # Fails at once what a retry cannot fix (a broken policy file, the schema),
     # retries a database that went away: crm_airflow.retry_policy.
     "retry_policy": CRM_RETRY_POLICY,
+    # Only once a task has failed for good, never when it is up for a retry.
+    "on_failure_callback": notify_failure,
 }
 
 COMMON = {
