@@ -16,13 +16,14 @@ due within a week, listing the request ids: that failure is the alarm.
 from airflow.sdk import dag, task
 
 from crm_airflow import tasks
-from crm_airflow.dag_defaults import COMMON, PROSPECTS
+from crm_airflow.dag_defaults import COMMON, INBOX_TIMEOUT, PROSPECTS
 
 
 @dag(dag_id="process_data_subject_requests", schedule="@hourly", tags=["crm", "dsr", "gdpr"],
      doc_md=__doc__, **COMMON)
 def process_data_subject_requests():
-    process = task(tasks.process_data_subject_requests, task_id="process_requests", outlets=[PROSPECTS])
+    process = task(tasks.process_data_subject_requests, task_id="process_requests", outlets=[PROSPECTS],
+                   execution_timeout=INBOX_TIMEOUT)
     task(tasks.ensure_schema)() >> process()
 
 

@@ -25,7 +25,7 @@ only in the report, `audit_log`, the task log and XCom.
 from airflow.sdk import Param, dag, task
 
 from crm_airflow import tasks
-from crm_airflow.dag_defaults import COMMON, PROSPECTS
+from crm_airflow.dag_defaults import COMMON, PROSPECTS, WHOLE_CRM_TIMEOUT
 
 
 @dag(dag_id="retention_sweep", schedule="@daily", tags=["crm", "retention", "gdpr"], doc_md=__doc__,
@@ -34,7 +34,8 @@ from crm_airflow.dag_defaults import COMMON, PROSPECTS
                             description="act even if the circuit breaker would stop the sweep")},
      **COMMON)
 def retention_sweep():
-    sweep = task(tasks.retention_sweep, task_id="retention_sweep", outlets=[PROSPECTS])
+    sweep = task(tasks.retention_sweep, task_id="retention_sweep", outlets=[PROSPECTS],
+                 execution_timeout=WHOLE_CRM_TIMEOUT)
     task(tasks.ensure_schema)() >> sweep(dry_run="{{ params.dry_run }}", force="{{ params.force }}")
 
 

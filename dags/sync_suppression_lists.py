@@ -17,13 +17,14 @@ in `audit_log`; a file that cannot be read is rejected and the run fails.
 from airflow.sdk import dag, task
 
 from crm_airflow import tasks
-from crm_airflow.dag_defaults import COMMON, PROSPECTS
+from crm_airflow.dag_defaults import COMMON, INBOX_TIMEOUT, PROSPECTS
 
 
 @dag(dag_id="sync_suppression_lists", schedule="@hourly", tags=["crm", "suppression", "gdpr"],
      doc_md=__doc__, **COMMON)
 def sync_suppression_lists():
-    sync = task(tasks.sync_suppression_lists, task_id="sync_suppression_lists", outlets=[PROSPECTS])
+    sync = task(tasks.sync_suppression_lists, task_id="sync_suppression_lists", outlets=[PROSPECTS],
+                execution_timeout=INBOX_TIMEOUT)
     task(tasks.ensure_schema)() >> sync()
 
 

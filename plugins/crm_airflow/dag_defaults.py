@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airflow.sdk import Asset
 
@@ -15,6 +15,19 @@ PROSPECTS = Asset(name="crm_prospects", uri="crm://prospects")
 
 START_DATE = datetime(2026, 1, 1)
 
+# How long a task may run (README "Alerts and retries" has the table). The
+# default fits every task whose work is bounded: a schema migration, reading
+# counts for a report, a partner release (1.3-2.9 s over 1M prospects, make bench).
+DEFAULT_TIMEOUT = timedelta(minutes=30)
+# A task draining an inbox nobody bounds: a 1M-row file takes 1-3 minutes to
+# ingest (make bench), an erasure rewrites every archived drop naming the
+# person. Each file is its own transaction, so a timed-out run's retry goes on
+# from there; an hour keeps a stuck hourly run from blocking the next ones long.
+INBOX_TIMEOUT = timedelta(hours=1)
+# A daily task over everything held (the retention sweep, re-scoring everyone
+# for minors): 9-20 s per million prospects for the sweep here, grown generously.
+WHOLE_CRM_TIMEOUT = timedelta(hours=2)
+
 DEFAULT_ARGS = {
     "owner": "data-team",
     "retries": RETRIES,
@@ -24,6 +37,7 @@ DEFAULT_ARGS = {
     # Fails at once what a retry cannot fix (a broken policy file, the schema),
     # retries a database that went away: crm_airflow.retry_policy.
     "retry_policy": CRM_RETRY_POLICY,
+    "execution_timeout": DEFAULT_TIMEOUT,
     # Only once a task has failed for good, never when it is up for a retry.
     "on_failure_callback": notify_failure,
 }
