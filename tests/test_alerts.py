@@ -502,3 +502,33 @@ def test_an_invalid_policy_file_fails_the_task_once_and_the_alert_says_it_was_no
     assert _failed_task_instance(home, "ingest_research_lists", run_id, "ingest_drops") == (("failed", 1, 3), 0)
     assert "action=fail" in done.stdout + done.stderr  # the task log's "Retry policy decision" line
     assert len(webhook_sink.received) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("unreachable", ["postgresql", "sqlite"])
+def test_a_database_that_stays_down_is_retried_and_only_the_last_failure_alerts(
+        unreachable, data_dir, tmp_path, monkeypatch, smtp_sink, webhook_sink):
+    """The retry path end to end, in this process so the delays can be cut to a
+    second (the DAG's own are minutes): a server that refuses connections, or a
+    SQLite file in a folder that is not there (mounted late, say)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    crm_db = (f"postgresql://postgres@127.0.0.1:{_free_port()}/crm" if unreachable == "postgresql"
+              else json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "not-mounted" / "crm.db")}))
+    for name, value in {"AIRFLOW_CONN_CRM_DB": crm_db, **_alert_env(smtp_sink, webhook_sink)}.items():
+        monkeypatch.setenv(name, value)
+    dag = DagBag(dag_folder=str(REPO / "dags")).get_dag("ingest_research_lists")
+    for task in dag.tasks:
+        assert task.retries == 3
+        task.retry_delay, task.retry_exponential_backoff = timedelta(seconds=1), 0
+    run = dag.test(logical_date=datetime(2032, 1, 1, tzinfo=UTC))
+
+    assert run.state == "failed"
+    states = {ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()}
+    assert states["ensure_schema"] == ("failed", 4)  # three retries, then failed for good
+    # One alert, after the last try: none while the task was only up for a retry.
+    _, body = _one_email(smtp_sink)
+    assert len(webhook_sink.received) == 1
+    assert "Task:          ensure_schema" in body and "Try:           4 of 4 allowed" in body
+    assert "Not retried:   all 3 retries were used" in body
+    assert "Reason:        OperationalError: " in body
