@@ -18,14 +18,14 @@ the triggerer) and hourly.
 from airflow.sdk import dag, task
 
 from crm_airflow import tasks
-from crm_airflow.dag_defaults import COMMON, SCHEDULES
+from crm_airflow.dag_defaults import COMMON, INBOX_TIMEOUT, SCHEDULES
 
 
 @dag(dag_id="ingest_applicants", schedule=SCHEDULES["ingest_applicants"], tags=["crm", "applicants", "gdpr"],
      doc_md=__doc__, **COMMON)
 def ingest_applicants():
     # No crm_prospects outlet: applicants are not prospects.
-    ingest = task(tasks.ingest_applicants, task_id="ingest_applicants")
+    ingest = task(tasks.ingest_applicants, task_id="ingest_applicants", execution_timeout=INBOX_TIMEOUT)
     task(tasks.ensure_schema)() >> ingest()
 
 

@@ -18,14 +18,15 @@ Runs when a request file arrives (a watcher in the triggerer) and daily at
 from airflow.sdk import dag, task
 
 from crm_airflow import tasks
-from crm_airflow.dag_defaults import COMMON, PROSPECTS, SCHEDULES
+from crm_airflow.dag_defaults import COMMON, INBOX_TIMEOUT, PROSPECTS, SCHEDULES
 
 
 @dag(dag_id="process_data_subject_requests", schedule=SCHEDULES["process_data_subject_requests"],
      tags=["crm", "dsr", "gdpr"],
      doc_md=__doc__, **COMMON)
 def process_data_subject_requests():
-    process = task(tasks.process_data_subject_requests, task_id="process_requests", outlets=[PROSPECTS])
+    process = task(tasks.process_data_subject_requests, task_id="process_requests", outlets=[PROSPECTS],
+                   execution_timeout=INBOX_TIMEOUT)
     task(tasks.ensure_schema)() >> process()
 
 

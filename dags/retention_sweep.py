@@ -26,7 +26,7 @@ Daily at 02:00 UTC.
 from airflow.sdk import Param, dag, task
 
 from crm_airflow import tasks
-from crm_airflow.dag_defaults import COMMON, PROSPECTS, SCHEDULES
+from crm_airflow.dag_defaults import COMMON, PROSPECTS, SCHEDULES, WHOLE_CRM_TIMEOUT
 
 
 @dag(dag_id="retention_sweep", schedule=SCHEDULES["retention_sweep"], tags=["crm", "retention", "gdpr"], doc_md=__doc__,
@@ -35,7 +35,8 @@ from crm_airflow.dag_defaults import COMMON, PROSPECTS, SCHEDULES
                             description="act even if the circuit breaker would stop the sweep")},
      **COMMON)
 def retention_sweep():
-    sweep = task(tasks.retention_sweep, task_id="retention_sweep", outlets=[PROSPECTS])
+    sweep = task(tasks.retention_sweep, task_id="retention_sweep", outlets=[PROSPECTS],
+                 execution_timeout=WHOLE_CRM_TIMEOUT)
     task(tasks.ensure_schema)() >> sweep(dry_run="{{ params.dry_run }}", force="{{ params.force }}")
 
 

@@ -27,7 +27,7 @@ from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Param, dag, task
 
 from crm_airflow import tasks
-from crm_airflow.dag_defaults import COMMON, PROSPECTS, SCHEDULES
+from crm_airflow.dag_defaults import COMMON, PROSPECTS, SCHEDULES, WHOLE_CRM_TIMEOUT
 
 
 @dag(dag_id="review_minors", schedule=SCHEDULES["review_minors"], tags=["crm", "minors", "gdpr"], doc_md=__doc__,
@@ -35,7 +35,8 @@ from crm_airflow.dag_defaults import COMMON, PROSPECTS, SCHEDULES
              "max_items": Param(20, type="integer", minimum=1, maximum=100)},
      **COMMON)
 def review_minors():
-    review = task(tasks.review_minors, task_id="review_minors", outlets=[PROSPECTS])
+    review = task(tasks.review_minors, task_id="review_minors", outlets=[PROSPECTS],
+                  execution_timeout=WHOLE_CRM_TIMEOUT)
     ask = task(tasks.open_minor_reviews, task_id="open_reviews")(
         ask="{{ params.ask_in_airflow }}", max_items="{{ params.max_items }}")
     answers = HITLOperator.partial(
@@ -43,7 +44,7 @@ def review_minors():
         response_timeout=timedelta(days=2),
     ).expand_kwargs(ask.map(tasks.hitl_question))
     task(tasks.ensure_schema)() >> review() >> ask
-    task(tasks.apply_reviewer_answers, task_id="apply_decisions")(ask, answers.output)
+    task(tasks.apply_reviewer_answers, task_id="apply_decisions", execution_timeout=WHOLE_CRM_TIMEOUT)(ask, answers.output)
 
 
 review_minors()

@@ -19,13 +19,14 @@ DAG also applies a list waiting in the inbox before it admits anyone.
 from airflow.sdk import dag, task
 
 from crm_airflow import tasks
-from crm_airflow.dag_defaults import COMMON, PROSPECTS, SCHEDULES
+from crm_airflow.dag_defaults import COMMON, INBOX_TIMEOUT, PROSPECTS, SCHEDULES
 
 
 @dag(dag_id="sync_suppression_lists", schedule=SCHEDULES["sync_suppression_lists"], tags=["crm", "suppression", "gdpr"],
      doc_md=__doc__, **COMMON)
 def sync_suppression_lists():
-    sync = task(tasks.sync_suppression_lists, task_id="sync_suppression_lists", outlets=[PROSPECTS])
+    sync = task(tasks.sync_suppression_lists, task_id="sync_suppression_lists", outlets=[PROSPECTS],
+                execution_timeout=INBOX_TIMEOUT)
     task(tasks.ensure_schema)() >> sync()
 
 
