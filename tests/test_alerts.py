@@ -54,6 +54,9 @@ LONGER_TIMEOUTS = {
     ("ingest_research_lists", "ingest_drops"): INBOX_TIMEOUT,
     ("ingest_event_lists", "ingest_drops"): INBOX_TIMEOUT,
     ("ingest_enquiries", "ingest_drops"): INBOX_TIMEOUT,
+    # Suppression before ingest: the same inbox work as sync_suppression_lists.
+    **{(dag_id, "apply_pending_suppression_lists"): INBOX_TIMEOUT
+       for dag_id in ("ingest_research_lists", "ingest_event_lists", "ingest_enquiries")},
     ("ingest_applicants", "ingest_applicants"): INBOX_TIMEOUT,
     ("sync_suppression_lists", "sync_suppression_lists"): INBOX_TIMEOUT,
     ("process_data_subject_requests", "process_requests"): INBOX_TIMEOUT,
@@ -192,8 +195,13 @@ def test_schema_errors_fail_at_once_on_both_databases(crm):
     missing_revision = _raised(lambda: upgrade_schema(crm.engine, "0999_no_such_revision"))
     assert type(missing_revision).__module__ == "alembic.util.exc"
     with crm.engine.begin() as conn:  # migrated by a newer release than this code
+        head = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         conn.execute(text("UPDATE alembic_version SET version_num = 'f00dfacecafe'"))
-    schema_ahead = _raised(lambda: upgrade_schema(crm.engine))
+    try:
+        schema_ahead = _raised(lambda: upgrade_schema(crm.engine))
+    finally:  # the PostgreSQL fixture's database is shared by this worker's later tests
+        with crm.engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head})
     assert type(schema_ahead).__name__ == "SchemaAheadError"
     for exc in (missing_table, missing_revision, schema_ahead):
         decision = _decision(exc)
