@@ -37,6 +37,9 @@ MOUNTS = {
 }
 # Variables whose value is a credential: never a default, never a literal.
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY$|^AIRFLOW_CONN_")
+# Credentials of optional features: empty (the feature off) by default, never a literal.
+# The SMTP connection carries the alert mailbox's password; without it no email is sent.
+OPTIONAL_SECRETS = {"AIRFLOW_CONN_SMTP_DEFAULT"}
 # Environment keys inside the containers that carry a credential.
 SECRET_ENV_KEY = re.compile(r"PASSWORD|SECRET|_KEY$|_CONN$|^AIRFLOW_CONN_|BROKER_URL|RESULT_BACKEND")
 # A short-syntax volume: source (a path or one ${...}), container path, optional mode.
@@ -197,7 +200,9 @@ def test_every_variable_compose_uses_is_in_env_example_and_no_other():
 def test_no_credential_is_written_in_the_compose_file():
     for text in strings_in(compose()):
         for name, op in interpolations(text):
-            if SECRET_NAME.search(name):
+            if name in OPTIONAL_SECRETS:
+                assert op == ":-" and f"${{{name}:-}}" in text, f"${{{name}}} may only default to empty: {text!r}"
+            elif SECRET_NAME.search(name):
                 assert op == ":?", f"${{{name}}} must be required (${{{name}:?...}}), never defaulted: {text!r}"
     for name, svc in services().items():
         for key, value in environment(svc).items():
@@ -218,6 +223,9 @@ def test_env_example_holds_placeholders_only_and_the_stack_refuses_them():
     secrets = {name: value for name, value in values.items() if SECRET_NAME.search(name)}
     assert secrets, ".env.example lists no secret"
     for name, value in secrets.items():
+        if name in OPTIONAL_SECRETS:
+            assert value == "", f".env.example: {name} is optional and must be empty, not {value!r}"
+            continue
         refs = [ref for ref, _ in interpolations(value)]
         assert value == PLACEHOLDER or (refs and all(values.get(ref) == PLACEHOLDER for ref in refs)), \
             f".env.example: {name} must be {PLACEHOLDER} (or built from placeholders), not {value!r}"
@@ -234,7 +242,7 @@ def test_env_example_holds_placeholders_only_and_the_stack_refuses_them():
         return refs | {inner for ref in refs for inner, _ in interpolations(values.get(ref, ""))}
 
     init_env = environment(init)
-    for name in secrets:
+    for name in set(secrets) - OPTIONAL_SECRETS:
         if name == "CRM_HASH_KEY":  # only the worker holds it; the pipeline itself refuses the placeholder
             with pytest.raises(HashKeyError):
                 parse_hash_keys(PLACEHOLDER)
