@@ -29,9 +29,14 @@ os.environ.update({
     "GX_ANALYTICS_ENABLED": "False",
     # A test key only; production keys come from the environment or a Variable.
     "CRM_HASH_KEY": "test-key-1:test-secret-0123456789abcdef",
+    # Code that finds the data folder through the environment (the erasure log, above
+    # all) never writes into the checkout's data/ (the demo's, which `make test`
+    # exports); the data_dir fixture gives each test its own.
+    "CRM_DATA_DIR": str(_airflow_home / "data"),
 })
 os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
 os.environ.pop("AIRFLOW_CONN_CRM_DB", None)
+os.environ.pop("CRM_ERASURE_LOG_DIR", None)  # the log goes to each test's data folder
 for path in (REPO / "plugins", REPO):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))

@@ -18,9 +18,9 @@ PACKAGE = REPO / "plugins" / "crm_hygiene"
 
 BASE = {"run", "audit", "bulk", "db", "keys", "policy", "settings", "normalise", "minors", "special_category",
         "rehash", "seniority", "sqlmacros"}
-SHARED = {"drops", "erasure", "erasure_files", "legal_holds"}
+SHARED = {"drops", "erasure", "erasure_files", "erasure_log", "legal_holds", "suppression_entries"}
 FEATURES = {"ingest", "suppression", "subject_requests", "minor_review", "applicants", "retention",
-            "partner_reports", "hygiene_report"}
+            "partner_reports", "hygiene_report", "erasure_replay"}
 ENTRY = {"cli", "sample_data", "compliance", "__init__"}
 
 

@@ -17,7 +17,10 @@ Everything here runs inside the caller's transaction. What cannot be undone by a
 rollback (deleting answer files, scrubbing drop files) is written to the durable
 to-do ``erasure_followups`` in that same transaction and done after the commit
 by ``erasure_files.complete_pending_erasures``, which every erasing run also
-calls first, so a crash anywhere is finished by the next run.
+calls first, so a crash anywhere is finished by the next run. What a restore of
+the database would undo (who was erased, the hashes kept) is appended to the
+erasure log outside it before the commit (``crm_hygiene.erasure_log``), for
+``make replay-erasures``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, DateTime, String, bindparam, text
 
+from crm_hygiene import erasure_log
 from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
 from crm_hygiene.db import read_sql
@@ -114,6 +118,12 @@ def _seed_targets(conn: Connection, keys: HashKeys, prospect_ids_sql: str | None
     conn.execute(_expanding(sql, seed_params), seed_params)
 
 
+def count_targets(conn: Connection, prospect_ids_sql: str, params: dict) -> int:
+    """How many held records `prospect_ids_sql` (a query from include/sql/) selects."""
+    sql = read_sql("erasure/count_targets.sql").format(prospect_ids_sql=prospect_ids_sql)
+    return conn.execute(_expanding(sql, params), params).scalar_one()
+
+
 def erase(
     conn: Connection, run: RunInfo, keys: HashKeys, *, prospect_ids_sql: str | None = None,
     params: dict | None = None, subject_ref: str, reason: str, email_keys: tuple[str, ...] = (),
@@ -163,7 +173,13 @@ def erase(
                                 {"held": held}), {"held": held})
         plain = [(t, v) for t, v in plain if not (t == "email" and v in held)]
 
-    result.suppression_keys_added = _suppress(conn, keys, plain, suppression_reason, now)
+    kept_rows = _suppress(conn, keys, plain, suppression_reason, now)
+    result.suppression_keys_added = len(kept_rows)
+    if suppression_reason:
+        # Before the commit (the caller's): a restore must not bring anyone of this erasure back.
+        erasure_log.append(run, erasure_log.suppression_records(subject_ref, kept_rows, applies=False)
+                           + erasure_log.erased_records(subject_ref, suppression_reason,
+                                                        _identities(conn, keys, email_keys, phones, set(held))))
     result.scrub_keys_queued = _queue_scrub_keys(conn, keys, plain, scrub_hashes_sql, params, subject_ref, now)
     result.quarantine_deleted = conn.execute(text(read_sql("erasure/purge_quarantine.sql"))).rowcount
     result.applicants_deleted = conn.execute(text(read_sql("erasure/delete_applicants.sql"))).rowcount
@@ -207,16 +223,35 @@ def _held_addresses(conn: Connection, keys: HashKeys, plain, now) -> list[str]:
     return named_by_holds(keys, (v for t, v in plain if t == "email"), active_hold_hashes(conn, now))
 
 
-def _suppress(conn: Connection, keys: HashKeys, plain, reason: str | None, now) -> int:
+def _identities(conn: Connection, keys: HashKeys, email_keys: tuple[str, ...], phones: tuple[str, ...],
+                held_emails: set[str]) -> set[tuple[str, str, str]]:
+    """Who this erasure removes, as the erasure log names them for a replay: each
+    target record's identity (its email match key, or the phone of a phone-only
+    'p:' record; a name-only record is found again through them), and the
+    identifiers the caller named (a request's address, held or not) unless a
+    legal hold named them. Keyed hashes under the current key."""
+    key = keys.current
+    found = {("email", k) for k in email_keys if k not in held_emails} | {("phone", p) for p in phones}
+    for match_key, email_key, phone in conn.execute(text(
+            "SELECT match_key, email_match_key, phone_e164 FROM erase_targets")):
+        if email_key:
+            found.add(("email", email_key))
+        elif phone and match_key == f"p:{phone}":
+            found.add(("phone", phone))
+    return {(key_type, key.digest(value), key.key_id) for key_type, value in found}
+
+
+def _suppress(conn: Connection, keys: HashKeys, plain, reason: str | None, now) -> list[tuple]:
     """Only the keyed hashes stay, under the current key: email, and phone too,
-    so a phone-only row cannot bring the person back either."""
+    so a phone-only row cannot bring the person back either. Returns the rows
+    added, for the erasure log."""
     if not reason:
-        return 0
+        return []
     key = keys.current
     entries = sorted({(_SUPPRESSED_TYPES[t], key.digest(v), key.key_id, reason, "all", now)
                       for t, v in plain if t in _SUPPRESSED_TYPES})
     if not entries:
-        return 0
+        return []
     conn.execute(text("DROP TABLE IF EXISTS stg_erasure_entries"))
     conn.execute(text(
         "CREATE TEMPORARY TABLE stg_erasure_entries (key_type TEXT, key_hash TEXT, key_id TEXT, "
@@ -225,7 +260,8 @@ def _suppress(conn: Connection, keys: HashKeys, plain, reason: str | None, now) 
     added = conn.execute(text(
         "INSERT INTO suppression_list (key_type, key_hash, key_id, reason, scope, added_at) "
         "SELECT key_type, key_hash, key_id, reason, scope, added_at FROM stg_erasure_entries WHERE TRUE "
-        "ON CONFLICT (key_type, key_hash, key_id, scope, reason) DO NOTHING")).rowcount
+        "ON CONFLICT (key_type, key_hash, key_id, scope, reason) DO NOTHING "
+        "RETURNING key_type, key_hash, key_id, reason, scope, added_at, rescreen_at")).all()
     conn.execute(text("DROP TABLE stg_erasure_entries"))
     return added
 
@@ -246,15 +282,26 @@ def _queue_scrub_keys(conn: Connection, keys: HashKeys, plain, hashes_sql: str |
     rows = {(_SCRUB_TYPES[t], key.digest(v), key.key_id) for t, v in plain if t in _SCRUB_TYPES}
     if hashes_sql:
         rows |= {tuple(r) for r in conn.execute(_expanding(hashes_sql, params), params)}
+    return queue_scrub_hashes(conn, rows, subject_ref, now)
+
+
+def queue_scrub_hashes(conn: Connection, hashed: Iterable[tuple[str, str, str]], subject_ref: str, now) -> int:
+    """Put (key_type, key_hash, key_id) on the drop scrubber's to-do; returns how many."""
+    rows = sorted(set(hashed))
     bulk_insert(conn, "erasure_followups", _FOLLOWUP_COLUMNS,
-                [("scrub_key", t, h, k, subject_ref, now) for t, h, k in sorted(rows)])
+                [("scrub_key", t, h, k, subject_ref, now) for t, h, k in rows])
     return len(rows)
 
 
 def _queue_answer_files(conn: Connection, keys: HashKeys, email_keys: Iterable[str], subject_ref: str,
                         now) -> list[str]:
-    subject_hashes = sorted({d for k in email_keys for _, d in keys.all_digests(k)})
-    params = {"subject_hashes": subject_hashes, "subject_ref": subject_ref, "now": now}
+    return queue_answer_files(conn, {d for k in email_keys for _, d in keys.all_digests(k)}, subject_ref, now)
+
+
+def queue_answer_files(conn: Connection, subject_hashes: Iterable[str], subject_ref: str, now) -> list[str]:
+    """Put the answer files of the requesters these keyed hashes name on the to-do
+    and clear the pointers to them; returns the files queued."""
+    params = {"subject_hashes": sorted(set(subject_hashes)), "subject_ref": subject_ref, "now": now}
     files = conn.execute(_expanding(
         "SELECT DISTINCT answer_file FROM data_subject_requests WHERE subject_hash IN :subject_hashes "
         "AND answer_file IS NOT NULL", params), params).scalars().all()

@@ -34,6 +34,14 @@ def exports_dir() -> Path:
     return data_dir() / "exports"
 
 
+def erasure_log_dir() -> Path:
+    """``$CRM_ERASURE_LOG_DIR``, else ``$CRM_DATA_DIR/erasure_log``: where every erasure
+    and suppression entry is journaled for replay after a restore (crm_hygiene.erasure_log).
+    Not created here: the replay must notice a log that is not where it is told to look."""
+    configured = os.environ.get("CRM_ERASURE_LOG_DIR", "").strip()
+    return Path(configured).resolve() if configured else data_dir() / "erasure_log"
+
+
 def default_database_url() -> str:
     """The embedded default: a SQLite file in the data folder."""
     return f"sqlite:///{data_dir() / 'crm.db'}"

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from sqlalchemy import Boolean, Connection, Date, DateTime, Engine, String, bindparam, text
 
+from crm_hygiene import erasure_log
 from crm_hygiene.audit import write_audit
 from crm_hygiene.drops import files
 from crm_hygiene.drops.cells import OffCalendar, closed_set_value, parse_timestamp, within_dates
@@ -255,12 +256,15 @@ def _rectify(conn: Connection, request: Request, policy: Policy, keys: HashKeys,
     return sorted(details)
 
 
-def _suppress(conn: Connection, keys: HashKeys, email_key: str, reason: str, now: datetime) -> None:
-    conn.execute(text(
+def _suppress(conn: Connection, keys: HashKeys, email_key: str, reason: str, run: RunInfo, subject_ref: str) -> None:
+    added = conn.execute(text(
         "INSERT INTO suppression_list (key_type, key_hash, key_id, reason, scope, added_at) "
-        "VALUES ('email', :h, :k, :r, 'all', :now) ON CONFLICT (key_type, key_hash, key_id, scope, reason) DO NOTHING"
+        "VALUES ('email', :h, :k, :r, 'all', :now) ON CONFLICT (key_type, key_hash, key_id, scope, reason) DO NOTHING "
+        "RETURNING key_type, key_hash, key_id, reason, scope, added_at, rescreen_at"
     ).bindparams(bindparam("now", type_=_DT)),
-        {"h": keys.current.digest(email_key), "k": keys.current.key_id, "r": reason, "now": now})
+        {"h": keys.current.digest(email_key), "k": keys.current.key_id, "r": reason, "now": run.started_at}).all()
+    # Before the commit: an objection must outlive a restore of an older backup too.
+    erasure_log.append(run, erasure_log.suppression_records(subject_ref, added, applies=True))
 
 
 def carry_out(engine: Engine, request: Request, policy: Policy, keys: HashKeys, run: RunInfo,
@@ -317,7 +321,7 @@ def carry_out(engine: Engine, request: Request, policy: Policy, keys: HashKeys, 
                 outcome = "restricted"
             _finish(conn, request, run, "completed", outcome, prospect_id=pid)
         else:  # objection: absolute for direct marketing (Art. 21(3)), held or not
-            _suppress(conn, keys, request.email_key, "objection", run.started_at)
+            _suppress(conn, keys, request.email_key, "objection", run, f"request:{request.request_id}")
             if held is not None:
                 conn.execute(text("UPDATE prospects SET status = 'suppressed', updated_at = :now "
                                   "WHERE prospect_id = :p AND status = 'active'").bindparams(

@@ -17,8 +17,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from sqlalchemy import Connection, DateTime, Engine, bindparam, text
+from sqlalchemy import Connection, Engine, text
 
+from crm_hygiene import erasure_log
 from crm_hygiene.audit import write_audit
 from crm_hygiene.bulk import bulk_insert
 from crm_hygiene.db import read_sql, use_large_work_mem
@@ -38,6 +39,7 @@ from crm_hygiene.normalise.phone import InvalidPhone, to_e164
 from crm_hygiene.policy import Policy
 from crm_hygiene.rehash import rehash_stale_prospects
 from crm_hygiene.run import RunInfo, utc_now
+from crm_hygiene.suppression_entries import erasing_targets_sql, staged_kinds, suppress_and_mark_held
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,6 @@ OPTIONAL_COLUMNS = ("scope", "added_at")
 # not stay in plain just because the row was malformed.
 REDACTED_COLUMNS = frozenset(KEY_COLUMNS)
 _CHUNK_ROWS = 20_000
-# The prospects column holding each key type's hash (a fixed map: the name goes into SQL).
-HASH_COLUMNS = {"email": "email_hash", "phone": "phone_hash", "domain": "domain_hash"}
 
 
 @dataclass
@@ -234,15 +234,13 @@ def _apply_to_held(conn: Connection, policy: Policy, keys: HashKeys, run: RunInf
     A statement runs only for the key types whose (reason, scope) can match,
     so an email list never scans for phone numbers.
     """
-    staged = conn.execute(text("SELECT DISTINCT key_type, reason, scope FROM stg_suppression")).all()
+    staged = staged_kinds(conn)
     erasing = set(policy.suppression.erasing_reasons)
     erasing_types = sorted({key_type for key_type, reason, _ in staged if reason in erasing})
     answer_files: list[str] = []
     if erasing_types:
-        targets = "\nUNION\n".join(
-            read_sql("suppression/erasure_targets.sql").format(hash_column=HASH_COLUMNS[t], key_type=t).rstrip()
-            for t in erasing_types)
-        erased = erase(conn, run, keys, prospect_ids_sql=targets, params={"erasing": sorted(erasing)},
+        erased = erase(conn, run, keys, prospect_ids_sql=erasing_targets_sql(erasing_types),
+                       params={"erasing": sorted(erasing)},
                        subject_ref=f"file:{sha256}", reason="suppression list erasure entries",
                        scrub_hashes_sql=read_sql("erasure/list_erasure_keys.sql"),
                        # Plain keys of erasing rows: their quarantined rows go even if nobody was held.
@@ -250,13 +248,9 @@ def _apply_to_held(conn: Connection, policy: Policy, keys: HashKeys, run: RunInf
         counts.held_erased += erased.erased
         counts.erasure_refused_legal_hold += erased.refused_legal_hold
         answer_files = erased.answer_files
-    for statement, scopes, counter in (("suppress_held", {"all", "email"}, "held_suppressed"),
-                                       ("mark_do_not_call", {"phone"}, "held_do_not_call")):
-        for key_type in sorted({key_type for key_type, _, scope in staged if scope in scopes}):
-            sql = read_sql(f"suppression/{statement}.sql").format(hash_column=HASH_COLUMNS[key_type])
-            stmt = text(sql).bindparams(bindparam("now", type_=DateTime))
-            matched = conn.execute(stmt, {"now": run.started_at, "key_type": key_type}).rowcount
-            setattr(counts, counter, getattr(counts, counter) + matched)
+    suppressed, marked = suppress_and_mark_held(conn, run, staged)
+    counts.held_suppressed += suppressed
+    counts.held_do_not_call += marked
     return answer_files
 
 
@@ -267,7 +261,10 @@ def sync_file(engine: Engine, drop: Drop, policy: Policy, keys: HashKeys, run: R
     with _open_list(drop.path, policy) as csv_drop, engine.begin() as conn:
         lock_out_admission(conn)  # no admission between this list's entries and their application
         _stage_file(conn, drop, csv_drop, policy, keys, run, counts)
-        counts.entries_added = conn.execute(text(read_sql("suppression/insert_entries.sql"))).rowcount
+        added = conn.execute(text(read_sql("suppression/insert_entries.sql"))).all()
+        counts.entries_added = len(added)
+        # Before the commit: a database restored from an older backup gets these entries back on replay.
+        erasure_log.append(run, erasure_log.suppression_records(f"file:{sha256}", added, applies=True))
         _apply_to_held(conn, policy, keys, run, sha256, counts)
         conn.execute(text("DROP TABLE stg_suppression"))
         conn.execute(text("DROP TABLE stg_erasing_plain"))

@@ -24,7 +24,12 @@ What "exactly as" means here (and what it deliberately does not):
   are tolerated: an archive or rejected name may differ only by the ``.N``
   suffix the never-overwrite rule adds (``x.csv`` vs ``x.1.csv``), and in an
   access answer (``exports/dsr/*.json``) the wall-clock stamps of the person's
-  record are left out. A left-over temporary file is NOT tolerated.
+  record are left out. A left-over temporary file is NOT tolerated. The erasure
+  log (``erasure_log/*.jsonl``) is compared as the set of what its readable
+  lines record, without when and by which run: a run killed after its append
+  and before its commit leaves lines the re-run writes again (or a torn last
+  line), which a replay reads as the one entry they are; a missing or a
+  different entry still differs.
 """
 
 from __future__ import annotations
@@ -173,13 +178,35 @@ def _file_digest(path: Path, relative: str) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+_ERASURE_LOG_FILE = re.compile(r"^erasure_log/\d{4}-\d{2}-\d{2}\.jsonl$")
+_LOG_STAMP = frozenset({"logged_at", "run_id"})
+
+
+def _erasure_log_entries(paths: list[Path]) -> str:
+    """The log's day files as one digest of the distinct entries they record."""
+    entries = set()
+    for path in paths:
+        for line in path.read_bytes().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # torn by a kill mid-append: its transaction never committed
+            entries.add(json.dumps({k: v for k, v in record.items() if k not in _LOG_STAMP}, sort_keys=True))
+    return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()[:16]
+
+
 def folder_dump(data_dir: Path) -> list[tuple[str, str]]:
-    entries = []
+    entries, log_files = [], []
     for path in sorted(data_dir.rglob("*")):
         if path.is_dir():
             continue
         relative = path.relative_to(data_dir).as_posix()
+        if _ERASURE_LOG_FILE.match(relative):
+            log_files.append(path)  # a kill and a re-run may straddle midnight: one entry for all days
+            continue
         entries.append((_N_SUFFIX.sub("", relative), _file_digest(path, relative)))
+    if log_files:
+        entries.append(("erasure_log/*.jsonl", _erasure_log_entries(log_files)))
     return sorted(entries)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from crm_hygiene import erasure_log
 from crm_hygiene.audit import write_audit
 from crm_hygiene.db import read_sql, timed_sql
 from crm_hygiene.erasure import erase_minors, lock_out_admission, queue_scrub_of_returning_rows
@@ -92,7 +93,10 @@ def remove_certain_minors(conn: Connection, policy: Policy, keys: HashKeys, run:
     and delete whatever of them is already held. Returns the records deleted."""
     keep_hash = policy.minors.actions.keep_match_key_hash
     if keep_hash:
-        conn.execute(timed_sql("minors/keep_certain_hashes.sql"), {"now": run.started_at, "key_id": keys.current.key_id})
+        kept = conn.execute(timed_sql("minors/keep_certain_hashes.sql"),
+                            {"now": run.started_at, "key_id": keys.current.key_id}).all()
+        # Before the commit: a restore of an older backup must not let the child back in.
+        erasure_log.append(run, erasure_log.suppression_records("minors:admission", kept, applies=False))
     held = erase_minors(conn, policy, keys, run, read_sql("minors/held_certain_ids.sql"),
                         "minors:admission", "minor_certain",
                         identifiers_sql=read_sql("erasure/certain_minor_identifiers.sql"))
