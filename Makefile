@@ -23,7 +23,7 @@ export PYTHONPATH                    := $(CURDIR)/plugins:$(CURDIR)
 # Playwright drives Debian's Chromium (CHROMIUM below); it must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help venv demo test lint db-upgrade sample-data compliance-report bench eval eval-ceiling fuzz lock airflow-db airflow-clean ui clean
+.PHONY: help venv demo test lint db-upgrade replay-erasures sample-data compliance-report bench eval eval-ceiling fuzz lock airflow-db airflow-clean ui clean
 
 help:
 	@echo "make demo         build .venv, generate sample data, run every DAG end to end (SQLite)"
@@ -34,6 +34,7 @@ help:
 	@echo "make fuzz         FUZZ_SECONDS=N: coverage-guided fuzzing (atheris) of the reader, row checks, request parser"
 	@echo "make sample-data  ROWS=N SEED=S: write sample drops into \$$CRM_DATA_DIR/inbox"
 	@echo "make db-upgrade   bring the CRM schema up to date (Alembic)"
+	@echo "make replay-erasures  [SINCE=YYYY-MM-DD] after restoring the CRM database: apply the erasure log again"
 	@echo "make compliance-report  one page for a regulator: each policy clause, the DAG task enforcing it, the tests"
 	@echo "                  proving it, the latest runs' counts (\$$CRM_DATA_DIR/reports/compliance_<date>.html, .md)"
 	@echo "make airflow-clean  delete Airflow's own run records, XCom and task logs older than the policy's period"
@@ -59,6 +60,12 @@ $(AIRFLOW_HOME)/airflow.db: $(VENV)/.installed
 
 db-upgrade: venv
 	$(PY) -m crm_hygiene.cli db-upgrade
+
+# After restoring the CRM database from a backup, before the scheduler resumes
+# (README, "Backups and restores"): erasures and suppression entries since the
+# backup, from the erasure log kept outside the database.
+replay-erasures: venv
+	$(PY) -m crm_hygiene.cli replay-erasures $(if $(SINCE),--since $(SINCE))
 
 sample-data: venv
 	$(PY) -m crm_hygiene.cli sample-data --rows $(ROWS) --seed $(SEED)

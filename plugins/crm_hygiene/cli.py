@@ -154,6 +154,37 @@ def _compliance_report(_args) -> None:
     print(f"Compliance report: {page}\n                   {markdown}")
 
 
+def _replay_erasures(args) -> None:
+    """After a restore of the CRM database: apply the erasure log again (README, 'Backups and restores')."""
+    from dataclasses import asdict
+
+    from crm_hygiene.erasure_log import ErasureLogError
+    from crm_hygiene.erasure_replay import ReplayRefused, replay_erasure_log
+    from crm_hygiene.keys import HashKeyError, parse_hash_keys
+    from crm_hygiene.policy import load_policy
+    from crm_hygiene.run import RunInfo, utc_now
+
+    since = date.fromisoformat(args.since) if args.since else None
+    started = utc_now()
+    run = RunInfo(dag_id="replay_erasures", run_id=f"cli-replay-{started:%Y%m%dT%H%M%S}", today=started.date(),
+                  started_at=started)
+    engine = make_engine(settings.database_url_from_env())
+    try:
+        keys = parse_hash_keys(os.environ.get("CRM_HASH_KEY"))
+        upgrade_schema(engine)  # a backup taken before the last migration is brought up to date first
+        counts = replay_erasure_log(engine, load_policy(), keys, run, settings.data_dir(),
+                                    settings.erasure_log_dir(), since)
+    except (HashKeyError, ErasureLogError, ReplayRefused) as exc:
+        raise SystemExit(f"replay-erasures: {exc}") from None
+    for name, value in asdict(counts).items():
+        print(f"  {name.replace('_', ' '):<40} {value:>10,}")
+    if counts.records_unmatchable:
+        print(f"  {counts.records_unmatchable} log entries are hashed under a key no longer in CRM_HASH_KEY: put "
+              "that key back (as an older id:secret pair) and replay again")
+    outcome = "" if counts.changed_anything() else " (nothing to do: the CRM already had all of it)"
+    print(f"Erasure log replayed{f' from {since}' if since else ''}{outcome}.")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="crm_hygiene.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -173,6 +204,11 @@ def main(argv: list[str] | None = None) -> None:
                         ).set_defaults(func=_retention_table)
     commands.add_parser("compliance-report", help="the compliance evidence page: clauses, enforcing tasks, tests, "
                         "latest runs' counts").set_defaults(func=_compliance_report)
+    replay = commands.add_parser("replay-erasures", help="after restoring the CRM database from a backup: apply "
+                                 "the erasure log again (erasures and suppression entries since the backup)")
+    replay.add_argument("--since", help="ISO date: only log entries written on or after it (the backup's day); "
+                        "default: the whole log (replaying more is harmless)")
+    replay.set_defaults(func=_replay_erasures)
     prune = commands.add_parser("prune-airflow-logs", help="delete task logs older than the policy's period")
     prune.add_argument("folder", help="Airflow's base log folder ($AIRFLOW_HOME/logs)")
     prune.set_defaults(func=_prune_logs)
