@@ -438,7 +438,7 @@ def test_a_replay_after_a_key_rotation_matches_entries_under_the_older_key(resto
     assert held(crm) == {KIM: "suppressed", KAI: "active"}
 
 
-@pytest.mark.enforces("legal_holds")
+@pytest.mark.enforces("retention")  # "legal claims": a hold refuses an erasure, replayed or not
 def test_a_replay_refuses_to_erase_someone_a_legal_hold_names(restorable, data_dir):
     crm, backups = restorable
     ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [
