@@ -172,3 +172,30 @@ def test_deeply_nested_details_json_is_a_bad_row_not_a_crash(crm, data_dir):
                             data_dir / "exports" / "dsr").as_dict()
     assert summary["files_loaded"] == 1
     assert crm.scalar("SELECT reasons FROM quarantine") == "details_not_json_object"
+
+
+def test_a_processed_drop_another_process_archives_first_is_not_an_error(crm, data_dir, monkeypatch):
+    """Two workers, one file: an ingest archives its own drop while an erasure's
+    scrubber sweeps processed leftovers (or the reverse). Whoever moves second
+    finds it gone, and that is the outcome both wanted."""
+    from crm_hygiene.drops import files, inbox
+
+    run = RunInfo(dag_id="test", run_id="r1", today=TODAY)
+    drop = write_csv(data_dir / "inbox" / "research" / "r.csv", RESEARCH_HEADER,
+                     [research_row("Pat", "Lee", "pat@acme.com")])
+    ingest_inbox(crm.engine, RESEARCH, POLICY, KEYS, run, data_dir / "inbox" / "research",
+                 data_dir / "archive" / "research")
+    write_csv(drop, RESEARCH_HEADER, [research_row("Pat", "Lee", "pat@acme.com")])  # the same bytes again
+    elsewhere = data_dir / "archive" / "research" / "taken-by-the-other-worker.csv"
+
+    def processed_and_taken_meanwhile(engine, sha256):
+        drop.rename(elsewhere)  # the other worker's move lands between the look and ours
+        return True
+
+    monkeypatch.setattr(inbox, "already_processed", processed_and_taken_meanwhile)
+    assert inbox.archive_processed_leftovers(crm.engine, data_dir / "inbox", data_dir / "archive") == 0
+    assert elsewhere.exists() and not drop.exists()
+    # A drop still there is moved.
+    write_csv(drop, RESEARCH_HEADER, [research_row("Pat", "Lee", "pat@acme.com")])
+    assert files.archive_unless_taken(drop, data_dir / "archive" / "research" / "moved.csv") is True
+    assert not drop.exists() and (data_dir / "archive" / "research" / "moved.csv").exists()

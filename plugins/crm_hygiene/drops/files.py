@@ -134,6 +134,20 @@ def archive(path: Path, target: Path) -> Path:
     return target
 
 
+def archive_unless_taken(path: Path, target: Path) -> bool:
+    """Archive a drop found processed, unless another process moved it first (an
+    ingest archiving its own file while an erasure's scrubber sweeps leftovers, or
+    the reverse): True if this call moved it. Only the pipeline moves inbox files,
+    so a drop gone between the look and the move has been archived or rejected."""
+    try:
+        archive(path, target)
+    except FileNotFoundError:
+        if path.exists():
+            raise
+        return False
+    return True
+
+
 def _stamp(path: Path) -> None:
     """Date a file archived or rejected now: its age is the retention clock of
     drop files (a rename keeps whatever time the file came with)."""

@@ -92,8 +92,8 @@ def archive_processed_leftovers(engine: Engine, inbox_root: Path, archive_root: 
             except files.FileRejected:
                 continue  # swapped for a link meanwhile: its own run rejects it
             if already_processed(engine, sha256):
-                files.archive(path, files.archive_target(path, archive_root / kind_inbox.name, sha256))
-                moved += 1
+                moved += files.archive_unless_taken(
+                    path, files.archive_target(path, archive_root / kind_inbox.name, sha256))
     return moved
 
 
@@ -122,7 +122,7 @@ def process_drops(
             continue
         archived_as = files.archive_target(path, archive_dir, sha256)
         if already_processed(engine, sha256):
-            files.archive(path, archived_as)
+            files.archive_unless_taken(path, archived_as)
             tally.files_already_processed += 1
             log.info("%s: same bytes processed before; archived, nothing changed", path.name)
             continue
