@@ -34,6 +34,7 @@ MOUNTS = {
     "/opt/airflow/include": "./include",
     "/opt/airflow/data": "${CRM_DATA_HOST_DIR:-./data}",
     "/opt/airflow/logs": "./logs",
+    "/opt/airflow/erasure_log": "${CRM_ERASURE_LOG_HOST_DIR:-./erasure_log}",
 }
 # Variables whose value is a credential: never a default, never a literal.
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY$|^AIRFLOW_CONN_")
@@ -183,6 +184,7 @@ def test_every_airflow_service_mounts_the_code_data_and_logs_where_the_code_look
         # crm_hygiene finds include/ beside plugins/ (db.REPO_ROOT): that parent is on the path too.
         assert str(Path("/opt/airflow/plugins").parent) in path, (name, path)
         assert env.get("CRM_DATA_DIR") == "/opt/airflow/data", name
+        assert env.get("CRM_ERASURE_LOG_DIR") == "/opt/airflow/erasure_log", name
         assert env.get("AIRFLOW__CORE__LOAD_EXAMPLES", "").lower() == "false", name
         assert env.get("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "").lower() == "false", name
     assert Path(MOUNTS["/opt/airflow/include"]).name == "include"
