@@ -184,8 +184,11 @@ class AirflowStack:
         timings["every DAG file parsed"] = (parsed - self._spawned_at).total_seconds()
         return timings
 
-    def stop(self, grace: float = 20) -> None:
-        """SIGTERM every service's process group, SIGKILL what is left after `grace` seconds."""
+    def stop(self, grace: float = 30) -> None:
+        """SIGTERM each service (it stops its own workers and task processes); after `grace` seconds,
+        SIGKILL the process group of any still running, and whatever any of them started.
+        (Signalling the groups at once makes the scheduler wait forever on LocalExecutor workers
+        killed by the same signal; `make ui` hit exactly that with Ctrl-C.)"""
         started = time.monotonic()
         tree: list[psutil.Process] = []
         for proc in self.processes.values():
@@ -193,16 +196,15 @@ class AirflowStack:
                 tree += psutil.Process(proc.pid).children(recursive=True)
             except psutil.NoSuchProcess:
                 pass
-            _signal_group(proc.pid, signal.SIGTERM)
+            proc.terminate()
         deadline = time.monotonic() + grace
         for proc in self.processes.values():
             try:
                 proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired:  # still alive, so its group id is still its own
                 _signal_group(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
-        # A task process that started a session of its own is outside its service's group.
-        for child in tree:
+        for child in tree:  # psutil refuses a pid reused by someone else's process
             try:
                 child.kill()
             except psutil.NoSuchProcess:

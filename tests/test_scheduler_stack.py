@@ -9,15 +9,14 @@ UI in Debian's Chromium (Playwright), logged in through its login page.
 
 One stack serves both tests (module-scoped fixture; under `pytest -n`, conftest's
 ONE_WORKER_MODULES keeps this module on one worker). Timings are printed (pytest -s) and written to
-`reports/scheduler_stack_timings.json` under the test's CRM_DATA_DIR. Screenshots go to the same
-`reports/`; CRM_UI_SCREENSHOT_DIR=docs also saves the DAG list as docs/airflow_ui.png.
+`reports/scheduler_stack_timings.json` under the test's CRM_DATA_DIR, the UI's screenshots
+(airflow_ui_dags.png, airflow_ui_graph.png) to the same `reports/`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -223,5 +222,3 @@ def test_the_ui_lists_every_dag_without_import_errors_and_draws_the_graph(stack)
     assert set(drawn) == tasks
     assert all(box and box["width"] > 0 and box["height"] > 0 for box in drawn.values()), drawn
     assert errors == []
-    if target := os.environ.get("CRM_UI_SCREENSHOT_DIR"):
-        shutil.copy(reports / "airflow_ui_dags.png", Path(target) / "airflow_ui.png")
