@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 ROWS   ?= 2000
 SEED   ?= 42
-# Debian's Chromium, for the hygiene report's browser test (installed by its target below).
+# Debian's Chromium, for the browser tests (installed by its target below).
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -38,7 +38,7 @@ help:
 	@echo "make compliance-report  one page for a regulator: each policy clause, the DAG task enforcing it, the tests"
 	@echo "                  proving it, the latest runs' counts (\$$CRM_DATA_DIR/reports/compliance_<date>.html, .md)"
 	@echo "make airflow-clean  delete Airflow's own run records, XCom and task logs older than the policy's period"
-	@echo "make ui           Airflow UI on http://localhost:8080 (airflow standalone, same settings as the demo)"
+	@echo "make ui           Airflow UI on http://localhost:8080 over the demo's data (airflow standalone; prints the login)"
 	@echo "make lock         regenerate constraints.txt from a fresh resolve of requirements.txt"
 
 venv: $(VENV)/.installed
@@ -113,7 +113,8 @@ $(VENV)/.fuzz-installed: $(VENV)/.installed fuzz/requirements.txt
 	$(PY) -m pip check
 	touch $@
 
-# Debian's Chromium for the hygiene report's browser test (tests/test_hygiene_report_browser.py):
+# Debian's Chromium for the browser tests (the hygiene report, tests/test_hygiene_report_browser.py;
+# the Airflow UI, tests/test_scheduler_stack.py):
 # Playwright launches this binary; a browser download from anywhere else fails on these machines.
 # fonts-dejavu-core and fonts-liberation give the page's text real glyphs.
 $(CHROMIUM):
@@ -151,8 +152,11 @@ airflow-clean: venv airflow-db
 	  --clean-before-timestamp "$$($(PY) -m crm_hygiene.cli airflow-records-cutoff)"
 	$(PY) -m crm_hygiene.cli prune-airflow-logs "$$($(VENV)/bin/airflow config get-value logging base_log_folder)"
 
+# `airflow standalone` over the demo's data (scripts/ui.py runs the demo first when the CRM holds
+# nobody), every DAG unpaused; it prints the URL, the user and Airflow's generated password.
+# Standalone starts its components as `airflow ...` from PATH: .venv/bin goes first.
 ui: venv airflow-db
-	$(VENV)/bin/airflow standalone
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/ui.py
 
 clean:
 	rm -rf $(VENV) .airflow data .pytest_cache .hypothesis .fuzz

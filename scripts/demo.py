@@ -181,8 +181,8 @@ Where to look
                     (open it in a browser: charts of the last 90 days, counts only, works offline)
   processed drops   {data_dir / 'archive'}
   rejected drops    {data_dir / 'inbox'}/<kind>/rejected/ (with .reason.txt)
-  Airflow UI        AIRFLOW_HOME=.airflow .venv/bin/airflow standalone   then http://localhost:8080
-                    (prints an admin password; run `make demo` first so the metadata DB exists)
+  Airflow UI        `make ui`, then http://localhost:8080 (it prints the user and the password;
+                    every DAG runs on its schedule over this CRM; Ctrl-C stops it)
 Running `make demo` again re-drops the same sample bytes: they are archived and nothing changes.""")
     return 0 if all(results) else 1
 

@@ -146,6 +146,29 @@ def data_dir(tmp_path, monkeypatch):
     return path
 
 
+# Modules whose tests share one expensive module-scoped fixture, so xdist must run each module
+# whole on one worker: tests/test_scheduler_stack.py starts Airflow's four services once for both
+# its tests. (`--dist loadgroup` cannot do it: xdist 3.8 renames items through item._nodeid, which
+# pytest 9.2 no longer reads, so its groups never form and each worker started a stack of its own;
+# pytest-dev/pytest-xdist#1386, open.)
+ONE_WORKER_MODULES = {"tests/test_scheduler_stack.py"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Under `-n` (xdist's default `load`): each listed module is one unit of work, every other test its own."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ListedModulesWhole(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER_MODULES else nodeid
+
+    return ListedModulesWhole(config, log)
+
+
 def write_csv(path: Path, header: list[str], rows: list[list[str]], encoding: str = "utf-8") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding=encoding) as fh:
