@@ -111,6 +111,9 @@ class AirflowStack:
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "300",
             "GX_ANALYTICS_ENABLED": "False",
             "CRM_DATA_DIR": str(self.data_dir),
+            # The inbox watchers look every second and take a file left alone for two.
+            "CRM_INBOX_POKE_SECONDS": "1",
+            "CRM_INBOX_SETTLE_SECONDS": "2",
             "CRM_HASH_KEY": os.environ["CRM_HASH_KEY"],
             "AIRFLOW_CONN_CRM_DB": self.crm_conn,
         })

@@ -5,7 +5,9 @@ UI in Debian's Chromium (Playwright), logged in through its login page.
 1. A research drop goes into the inbox; `POST /api/v2/dags/ingest_research_lists/dagRuns` runs it
    in the scheduler; its `crm_prospects` Asset event starts every DAG scheduled on that Asset
    (`hygiene_report`); the CRM then holds the people, `audit_log` the ingest, `archive/` the file.
-2. The UI lists every DAG, shows no import error, and draws ingest_research_lists' tasks in its graph.
+2. A file dropped into the watched research inbox starts the ingest by itself: the inbox watcher
+   in the triggerer updates its Asset, the scheduler starts the DAG, the file is archived.
+3. The UI lists every DAG, shows no import error, and draws ingest_research_lists' tasks in its graph.
 
 One stack serves both tests (module-scoped fixture; under `pytest -n`, conftest's
 ONE_WORKER_MODULES keeps this module on one worker). Timings are printed (pytest -s) and written to
@@ -143,6 +145,44 @@ def test_a_run_triggered_through_the_rest_api_ingests_and_its_asset_starts_the_r
     # Only the research DAG ran: the other kinds' drops wait in their inboxes.
     assert sorted(p for kind in ("events", "enquiries") for p in (inbox / kind).glob("*.csv")) == other_drops
     assert list((stack.data_dir / "reports").glob("hygiene_*.html")), "hygiene_report wrote no page"
+
+
+def test_a_file_dropped_into_a_watched_inbox_starts_its_dag_through_the_triggerer(stack):
+    """No REST call: the inbox watcher (crm_airflow.inbox_watch, running in the triggerer) sees the
+    file, updates its Asset, and the scheduler starts the ingest DAG, which archives the file."""
+    # Airflow attaches a watcher when the file of an unpaused DAG is parsed; the DAG was unpaused
+    # after its last parse (min_file_process_interval here is 300 s), so ask for a parse now.
+    file_token = stack.request("GET", f"/api/v2/dags/{INGEST_DAG}/details")["file_token"]
+    stack.request("PUT", f"/api/v2/parseDagFile/{file_token}")
+
+    def watched_asset():
+        [asset] = stack.request("GET", "/api/v2/assets?uri_pattern=crm://inbox/research")["assets"]
+        return asset if asset["watchers"] else None
+
+    inbox_asset = stack.wait_for("the research inbox's watcher", watched_asset, RUN_TIMEOUT)
+    dropped_at = datetime.now(UTC)
+    generate_inbox(stack.data_dir / "second", rows=100, seed=6, today=dropped_at.date())
+    [drop] = (stack.data_dir / "second" / "inbox" / "research").glob("*.csv")
+    arrived = stack.data_dir / "inbox" / "research" / "arrived_by_itself.csv"
+    drop.rename(arrived)  # one rename: the watcher never sees half a file
+    started = time.monotonic()
+
+    def arrival_run():
+        runs = stack.request("GET", f"/api/v2/dags/{INGEST_DAG}/dagRuns?order_by=-run_after&limit=20")["dag_runs"]
+        return next((r for r in runs if r["run_type"] == "asset_triggered"
+                     and datetime.fromisoformat(r["run_after"].replace("Z", "+00:00")) >= dropped_at), None)
+
+    run = stack.wait_for(f"an asset-triggered run of {INGEST_DAG} after the drop", arrival_run, RUN_TIMEOUT)
+    run = stack.wait_for_run(INGEST_DAG, run["dag_run_id"], RUN_TIMEOUT)
+    stack.timings[f"{INGEST_DAG}: file dropped to its watcher-started run's success seen"] = (
+        time.monotonic() - started)
+    assert run["state"] == "success", run
+    assert not arrived.exists(), "the run should have archived the file"
+    assert any(p.name.endswith("_arrived_by_itself.csv")
+               for p in (stack.data_dir / "archive" / "research").glob("*.csv"))
+    events = stack.request("GET", f"/api/v2/assets/events?asset_id={inbox_asset['id']}")["asset_events"]
+    assert events and all(not e.get("source_dag_id") for e in events), events  # the watcher's, not a task's
+    assert run["dag_run_id"] in {r["run_id"] for e in events for r in e["created_dagruns"]}
 
 
 def _duration(run: dict) -> float:

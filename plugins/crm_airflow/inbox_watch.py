@@ -17,6 +17,7 @@ them, so a repeated event costs a short run and nothing else.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -74,9 +75,12 @@ class InboxArrivalTrigger(BaseEventTrigger):
 
 
 def inbox_asset(kind: str) -> Asset:
-    """The asset 'files waiting in inbox/<kind>/', updated by its watcher when files arrive."""
-    return Asset(
-        name=f"crm_inbox_{kind}",
-        uri=f"crm://inbox/{kind}",
-        watchers=[AssetWatcher(name=f"crm_inbox_{kind}_arrivals", trigger=InboxArrivalTrigger(kind))],
-    )
+    """The asset 'files waiting in inbox/<kind>/', updated by its watcher when files arrive.
+
+    How often it looks and how long a file must be left alone are read when the
+    DAGs are parsed: ``CRM_INBOX_POKE_SECONDS`` (30) and ``CRM_INBOX_SETTLE_SECONDS`` (10).
+    """
+    trigger = InboxArrivalTrigger(kind, poke_interval=float(os.environ.get("CRM_INBOX_POKE_SECONDS", 30)),
+                                  settle_seconds=float(os.environ.get("CRM_INBOX_SETTLE_SECONDS", 10)))
+    return Asset(name=f"crm_inbox_{kind}", uri=f"crm://inbox/{kind}",
+                 watchers=[AssetWatcher(name=f"crm_inbox_{kind}_arrivals", trigger=trigger)])
