@@ -176,3 +176,18 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]], encoding: st
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def require_chromium() -> Path:
+    """Debian's Chromium for Playwright (never a downloaded browser); missing: a failure
+    under CI=true, else a skip that says how to get it."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    return CHROMIUM

@@ -15,13 +15,12 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI
+from conftest import CHROMIUM, require_chromium
 from drops import POLICY
 from hygiene_crm import build
 
 from crm_hygiene.hygiene_report import write_hygiene_report
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.enforces("hygiene_report")]
 
 # Per chart: how many bars and points the build's data draws (everything happened today, so one
@@ -35,12 +34,7 @@ MARKS_JS = """svg => Array.from(svg.querySelectorAll('.mark')).map(m => {
 
 def open_report(path: Path, screenshot: str | None = None):
     """Open `path` in Chromium offline; returns (what each chart drew, console errors, requests made)."""
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)"
-        if IN_CI:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     errors, requests = [], []

@@ -18,14 +18,12 @@ ONE_WORKER_MODULES keeps this module on one worker). Timings are printed (pytest
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from airflow_stack import USERNAME, AirflowStack
-from conftest import IN_CI, REPO, fresh_pg_database
+from conftest import CHROMIUM, REPO, fresh_pg_database, require_chromium
 from sqlalchemy import text
 from test_dags import CONTRACT_DAG_IDS, PROJECT_DAG_IDS
 
@@ -34,7 +32,6 @@ from crm_hygiene.sample_data import generate_inbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.scheduler]
 
-CHROMIUM = Path("/usr/bin/chromium")
 PROSPECTS_ASSET_URI = "crm://prospects"
 INGEST_DAG = "ingest_research_lists"
 # Bounds per wait, generous for two cores shared with the rest of the suite (measured idle:
@@ -194,12 +191,7 @@ def _duration(run: dict) -> float:
 
 @pytest.mark.browser
 def test_the_ui_lists_every_dag_without_import_errors_and_draws_the_graph(stack):
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)"
-        if IN_CI:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=UI_TIMEOUT_MS)

@@ -56,31 +56,28 @@ def test_first_runs_started_together_migrate_once(backend, tmp_path):
             drop()
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_current_schema_is_only_read(backend, tmp_path):
-    url, drop = _fresh_database(backend, tmp_path, 9)
-    try:
-        engine = make_engine(url)
-        assert upgrade_schema(engine) is True
-        assert upgrade_schema(engine) is False
-        engine.dispose()
-    finally:
-        drop()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_crm_engine(request, tmp_path):
+    """An engine on a database with no schema at all, dropped afterwards."""
+    url, drop = _fresh_database(request.param, tmp_path, 9)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+    drop()
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_database_ahead_of_the_code_fails_with_what_to_do(backend, tmp_path):
-    url, drop = _fresh_database(backend, tmp_path, 8)
-    try:
-        engine = make_engine(url)
+def test_current_schema_is_only_read(empty_crm_engine):
+    assert upgrade_schema(empty_crm_engine) is True
+    assert upgrade_schema(empty_crm_engine) is False
+
+
+def test_database_ahead_of_the_code_fails_with_what_to_do(empty_crm_engine):
+    engine = empty_crm_engine
+    upgrade_schema(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'f00dfacecafe'"))
+    with pytest.raises(SchemaAheadError, match="newer release") as caught:
         upgrade_schema(engine)
-        with engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = 'f00dfacecafe'"))
-        with pytest.raises(SchemaAheadError, match="newer release") as caught:
-            upgrade_schema(engine)
-        assert "f00dfacecafe" in str(caught.value)
-        with engine.connect() as conn:  # nothing was touched
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "f00dfacecafe"
-        engine.dispose()
-    finally:
-        drop()
+    assert "f00dfacecafe" in str(caught.value)
+    with engine.connect() as conn:  # nothing was touched
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "f00dfacecafe"

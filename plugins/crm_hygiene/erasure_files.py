@@ -42,7 +42,7 @@ from sqlalchemy import Engine, bindparam, text
 
 from crm_hygiene.audit import write_audit
 from crm_hygiene.db import read_sql
-from crm_hygiene.drops.files import REJECTED_DIR, UnsafePath, inside, sha256_of, within
+from crm_hygiene.drops.files import REJECTED_DIR, UnsafePath, fsync_dir, inside, sha256_of, within
 from crm_hygiene.drops.inbox import archive_processed_leftovers
 from crm_hygiene.keys import HashKey, HashKeys
 from crm_hygiene.normalise.country import CountryResolver, UnknownCountry
@@ -364,17 +364,9 @@ def _rewrite(path: Path, encoding: _Encoding, scrub, erased: ErasedKeys) -> None
         # The file's age is its retention clock (archived_at): a rewrite must not restart it.
         os.utime(tmp, ns=(before.st_atime_ns, before.st_mtime_ns))
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def drop_files(data_folder: Path) -> Iterator[Path]:

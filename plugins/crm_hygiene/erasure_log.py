@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from crm_hygiene import settings
+from crm_hygiene.drops.files import fsync_dir
 from crm_hygiene.keys import HEX_HMAC
 from crm_hygiene.run import RunInfo, utc_now
 
@@ -143,20 +144,12 @@ def append(run: RunInfo, records: list[dict], folder: Path | None = None) -> Non
         finally:
             os.close(fd)  # also releases the lock
         if created:
-            _fsync_dir(folder)  # the new file's name must survive a power cut too
+            fsync_dir(folder)  # the new file's name must survive a power cut too
     except OSError as exc:
         raise ErasureLogError(
             f"cannot append to the erasure log at {folder} ({exc.strerror or type(exc).__name__}): the change "
             "was not committed; make the folder writable (CRM_ERASURE_LOG_DIR, README 'Backups and restores') "
             "and run again") from None
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def log_files(folder: Path, since: date | None = None) -> list[Path]:

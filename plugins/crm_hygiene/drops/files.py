@@ -154,6 +154,15 @@ def _stamp(path: Path) -> None:
     os.utime(path, follow_symlinks=False)
 
 
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file's name in ``folder`` survive a power cut."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_atomically(target: Path, text: str) -> None:
     """Write `text` so that a reader (or a crash) sees the whole file or none of it."""
     tmp = target.with_name(f".{target.name}.tmp")
