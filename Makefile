@@ -28,7 +28,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 help:
 	@echo "make demo         build .venv, generate sample data, run every DAG end to end (SQLite)"
 	@echo "make test         build .venv if needed, install Debian's chromium if missing, run lint and the whole test suite"
-	@echo "make bench        ingest benchmark (100k and 1M rows) on PostgreSQL and SQLite"
+	@echo "make bench        ingest benchmark (100k and 1M rows) on PostgreSQL and SQLite, and a fresh process's start-up"
 	@echo "make eval         minor-detection quality: precision and recall per signal (labelled, generated set)"
 	@echo "make eval-ceiling what any classifier reading the same fields reaches on that set (installs scikit-learn)"
 	@echo "make fuzz         FUZZ_SECONDS=N: coverage-guided fuzzing (atheris) of the reader, row checks, request parser"
@@ -93,6 +93,7 @@ bench: venv
 	$(PY) bench/suppression_bench.py
 	$(PY) bench/retention_bench.py
 	$(PY) bench/partner_bench.py
+	$(PY) bench/startup_bench.py
 
 eval: venv
 	$(PY) eval/minors_eval.py
