@@ -7,32 +7,33 @@ rows are not the gate's business: the row checks quarantine those.
 
 from __future__ import annotations
 
-import logging
-import os
+from functools import lru_cache
 
 import pandas as pd
 
 from crm_hygiene.drops.cells import closed_set_value
 from crm_hygiene.drops.reader import RawChunk
+from crm_hygiene.gx_context import ephemeral_context
 from crm_hygiene.ingest.kinds import DropKind
 from crm_hygiene.policy import Policy
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-# GX is chatty at INFO (docs registration, temp dirs); the gate reports its own result.
-logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
-
+@lru_cache(maxsize=1)
 def _batch_definition():
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    asset = context.data_sources.add_pandas("drop").add_dataframe_asset("first_chunk")
+    """Built once per process: a whole-DataFrame batch definition on the shared
+    ephemeral context; each file's first chunk is passed in as the batch's data."""
+    asset = ephemeral_context().data_sources.add_pandas("drop").add_dataframe_asset("first_chunk")
     return asset.add_batch_definition_whole_dataframe("whole_chunk")
 
 
 def build_suite(kind: DropKind, policy: Policy):
+    """The gate's expectations for ``kind`` under ``policy`` (built once per process for each)."""
+    values = tuple(sorted(kind.allowed_values(policy))) if kind.value_set_column else ()
+    return _suite(kind, values, policy.input_validation.min_valid_value_share)
+
+
+@lru_cache(maxsize=16)
+def _suite(kind: DropKind, allowed_values: tuple[str, ...], min_valid_value_share: float):
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
@@ -43,8 +44,8 @@ def build_suite(kind: DropKind, policy: Policy):
         suite.add_expectation(
             gxe.ExpectColumnValuesToBeInSet(
                 column=kind.value_set_column,
-                value_set=sorted(kind.allowed_values(policy)),
-                mostly=policy.input_validation.min_valid_value_share,
+                value_set=list(allowed_values),
+                mostly=min_valid_value_share,
             )
         )
     return suite

@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import io
 import itertools
-import logging
-import os
 from functools import lru_cache
 
 import pandas as pd
 
+from crm_hygiene.gx_context import ephemeral_context
 from crm_hygiene.partner_reports.disclosure import Table
 from crm_hygiene.partner_reports.export_file import restored
-
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 PHONE = r"\+?(?:\d[\s()./-]*){8,}"  # eight digits or more: a month (2026-03) is not a phone
@@ -38,13 +34,8 @@ class ExportRefused(RuntimeError):
 
 @lru_cache(maxsize=1)
 def _source():
-    """One ephemeral GX context per process (creating one costs about a second)."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return context.data_sources.add_pandas("export")
+    """The export gate's pandas data source on the process's one GX context (gx_context.py)."""
+    return ephemeral_context().data_sources.add_pandas("export")
 
 
 def _validate(frame: pd.DataFrame, expectations: list) -> list[str]:
