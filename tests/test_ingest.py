@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from conftest import write_csv
@@ -273,3 +277,54 @@ def test_generated_sample_drops_load(crm, data_dir, kind_name):
     assert 0 < summary["rows_quarantined"] < summary["rows_read"] * 0.3
     assert crm.scalar("SELECT COUNT(*) FROM prospects") == summary["prospects_created"]
     assert crm.scalar("SELECT COUNT(*) FROM prospect_sources") == summary["rows_admitted"]
+
+
+# Run in a fresh interpreter: the test process itself has long imported Presidio.
+_INGEST_IN_A_FRESH_PROCESS = """
+import json, os, sys
+from datetime import date
+from pathlib import Path
+from crm_hygiene.db import make_engine
+from crm_hygiene.ingest.kinds import RESEARCH
+from crm_hygiene.ingest.pipeline import ingest_inbox
+from crm_hygiene.keys import parse_hash_keys
+from crm_hygiene.policy import load_policy
+from crm_hygiene.run import RunInfo
+
+engine, data = make_engine(sys.argv[1]), Path(sys.argv[2])
+loaded = []
+for name in sys.argv[3:]:
+    (data / "inbox" / "research" / f"{name}.held").rename(data / "inbox" / "research" / f"{name}.csv")
+    summary = ingest_inbox(engine, RESEARCH, load_policy(), parse_hash_keys(os.environ["CRM_HASH_KEY"]),
+                           RunInfo("t", name, date(2026, 11, 24)), data / "inbox" / "research",
+                           data / "archive" / "research").as_dict()
+    assert summary["files_loaded"] == 1, summary
+    loaded.append(sorted(m for m in sys.modules if m.split(".")[0] in ("presidio_analyzer", "spacy")))
+print(json.dumps(loaded))
+"""
+
+
+@pytest.mark.enforces("special_category")
+def test_presidio_is_loaded_only_once_a_drop_has_text_to_scan(crm, data_dir):
+    """Presidio (and spaCy under it) costs a fresh task process 1-2 s to import: a drop whose
+    scanned fields (policy special_category.fields) are all empty never loads it; the first
+    drop with a hit in one does, and that hit is redacted."""
+    assert set(POLICY.special_category.fields) == {"notes", "job_title", "company"}
+    inbox = data_dir / "inbox" / "research"
+    # Held back from the inbox (no .csv name) until the child moves each in, in turn.
+    write_csv(inbox / "a_empty.held", RESEARCH_HEADER,
+              [research_row(f"Ann{i}", "Lee", f"ann{i}@acme.example", company="", title="", notes="")
+               for i in range(3)])
+    write_csv(inbox / "b_hit.held", RESEARCH_HEADER,
+              [research_row("Bob", "Ray", "bob@acme.example", notes="Off sick with depression, call later")])
+    plugins = Path(__file__).resolve().parents[1] / "plugins"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugins), str(plugins.parent)])}
+    done = subprocess.run([sys.executable, "-c", _INGEST_IN_A_FRESH_PROCESS, crm.url, str(data_dir),
+                           "a_empty", "b_hit"], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    after_empty, after_hit = json.loads(done.stdout.splitlines()[-1])
+    assert after_empty == []
+    assert "presidio_analyzer" in after_hit
+    assert crm.scalar("SELECT COUNT(*) FROM prospects") == 4
+    assert crm.scalar("SELECT COUNT(*) FROM prospects WHERE company IS NULL AND job_title IS NULL") == 3
+    assert crm.scalar("SELECT rows_affected FROM audit_log WHERE action = 'redact_special_category'") == 1
