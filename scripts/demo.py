@@ -3,7 +3,7 @@
 Runs every DAG in this one process with the DAG's own ``test()``, the code path
 `airflow dags test DAG_ID DATE` takes once it has started, against the embedded
 defaults (Airflow metadata in .airflow/, the CRM in data/crm.db). One process,
-because starting Airflow costs 15-25 s here and a process per DAG paid that
+because starting Airflow costs 10-25 s here and a process per DAG paid that
 ten times over (issue 15). Safe to run again: the same sample bytes are
 recognised and change nothing.
 """
