@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from conftest import REPO, write_csv
@@ -120,6 +122,28 @@ def test_ingest_dag_runs_end_to_end_and_reruns_change_nothing(dagbag, crm, data_
     state = _crm_state(crm)
     assert _run(dag, monkeypatch, crm).state == "success"
     assert _crm_state(crm) == state
+
+
+@pytest.mark.slow
+def test_airflow_dags_test_runs_an_ingest_end_to_end_as_the_contract_says(crm, data_dir):
+    """The contract's command, as a person types it. `make demo` calls each DAG's
+    dag.test() in one process (what this command calls once Airflow has started),
+    and the tests above do too, so this is the check that the command itself still
+    works on a successful run; tests/test_alerts.py runs it on failing ones."""
+    generate_inbox(data_dir, rows=200, seed=11, today=date(2032, 1, 1))
+    env = {**os.environ, "AIRFLOW_CONN_CRM_DB": crm.airflow_conn,
+           "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO)])}
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    # The timeout only keeps a broken retry policy from hanging the suite in retry delays.
+    done = subprocess.run([airflow, "dags", "test", "ingest_research_lists", "2032-01-01"], env=env,
+                          capture_output=True, text=True, timeout=900)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "DagRun Finished: dag_id=ingest_research_lists" in output and "state=success" in output
+    assert crm.scalar("SELECT COUNT(*) FROM ingested_files WHERE kind = 'research'") == 1
+    assert crm.scalar("SELECT COUNT(*) FROM prospects") > 0
+    assert not list((data_dir / "inbox" / "research").glob("*.csv"))
+    assert len(list((data_dir / "archive" / "research").glob("*.csv"))) == 1
 
 
 @pytest.mark.enforces("input_validation")
