@@ -1,6 +1,6 @@
 """`make ui`: Airflow's UI over the demo's data, ready to log in to.
 
-Runs the demo first when the CRM holds nobody (`make demo`'s data, a few minutes), starts `airflow
+Runs the demo first when the CRM holds nobody (`make demo`'s data, under a minute), starts `airflow
 standalone` (scheduler, dag-processor, triggerer and api-server with the LocalExecutor, metadata in
 .airflow/), waits until every component is healthy, unpauses every DAG, prints the URL, the user and
 the password Airflow generated, then runs until Ctrl-C. Its components' output goes to
@@ -98,7 +98,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     data_dir = settings.data_dir()
     if not crm_holds_people():
-        print("The CRM holds nobody yet: running the demo first (make demo, a few minutes)")
+        print("The CRM holds nobody yet: running the demo first (make demo, under a minute)")
         if subprocess.run([sys.executable, str(REPO / "scripts" / "demo.py")], cwd=REPO, check=False).returncode:
             print("The demo did not finish cleanly (see above); starting the UI anyway.")
     demo_hash_key(data_dir)  # the tasks the scheduler runs need the key the demo hashed with
