@@ -83,7 +83,8 @@ TODAY = date(2026, 11, 24)
 DEFAULT_SIZES = (100_000, 1_000_000)
 BACKENDS = ("postgresql", "sqlite")
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"
-BENCH_DB = "crm_bench"
+# Overridable so two sessions benchmarking on one server do not drop each other's database.
+BENCH_DB = os.environ.get("CRM_BENCH_DB", "crm_bench")
 
 SAMPLE_SECONDS = 0.05
 SQLITE_BATCH_ROWS = 50_000
