@@ -9,6 +9,7 @@ small.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections import deque
@@ -33,15 +34,26 @@ _worker_ctx: RowContext | None = None
 def _init_worker(policy: Policy, today: date, keys: HashKeys) -> None:
     global _worker_ctx
     _worker_ctx = RowContext(policy=policy, today=today, keys=keys)
+    # What the worker has imported and built lives as long as it does: keep it
+    # out of the cycle collector's full scans.
+    gc.freeze()
 
 
 def _prepare_in_worker(chunk: RawChunk, kind_name: str, dialect: str) -> PreparedChunk:
     assert _worker_ctx is not None
-    prepared = prepare_chunk(chunk, PROSPECT_KINDS[kind_name], _worker_ctx)
-    if dialect == "postgresql":
-        # Ship one string instead of a tuple per row.
-        return replace(prepared, staged=[], copy_csv=copy_csv(prepared.staged))
-    return prepared
+    # A chunk's rows are tuples and lists that live until the chunk is shipped
+    # and hold no reference cycles; the collector scanning them as they pile up
+    # cost ~5 core-us a row (measured). Whatever cycles a chunk does leave are
+    # collected once it is done.
+    gc.disable()
+    try:
+        prepared = prepare_chunk(chunk, PROSPECT_KINDS[kind_name], _worker_ctx)
+        if dialect == "postgresql":
+            # Ship one string instead of a tuple per row.
+            return replace(prepared, staged=[], copy_csv=copy_csv(prepared.staged))
+        return prepared
+    finally:
+        gc.enable()
 
 
 def worker_count(file_size: int) -> int:
