@@ -17,7 +17,7 @@ from conftest import REPO
 PACKAGE = REPO / "plugins" / "crm_hygiene"
 
 BASE = {"run", "audit", "bulk", "db", "keys", "policy", "settings", "normalise", "minors", "special_category",
-        "rehash", "seniority", "sqlmacros", "gx_context"}
+        "rehash", "seniority", "sqlmacros", "gx_context", "per_value"}
 SHARED = {"drops", "erasure", "erasure_files", "erasure_log", "legal_holds", "suppression_entries"}
 FEATURES = {"ingest", "suppression", "subject_requests", "minor_review", "applicants", "retention",
             "partner_reports", "hygiene_report", "erasure_replay"}

@@ -17,10 +17,12 @@ assessment can go into the audit log and the review queue as it is.
 from __future__ import annotations
 
 import re
+import typing
 from dataclasses import dataclass
 from datetime import date
 
-from crm_hygiene.policy import Minors, MinorSignal
+from crm_hygiene.per_value import PerValue
+from crm_hygiene.policy import Minors, MinorSignal, MinorSignalField
 
 CERTAIN = 2
 LIKELY = 1
@@ -39,6 +41,8 @@ class MinorAssessment:
 
 
 NO_SIGNAL = MinorAssessment(NOT_A_MINOR)
+# Distinct values remembered per field (a few hundred bytes each).
+_FIELD_CACHE_LIMIT = 50_000
 
 
 def age_on(born: date, today: date) -> int:
@@ -60,14 +64,35 @@ class _CompiledSignal:
 
 
 class MinorRules:
-    """The policy's ``minors`` section, compiled once per process."""
+    """The policy's ``minors`` section, compiled once per process.
 
-    def __init__(self, minors: Minors) -> None:
+    Each signal reads one field, and a file repeats its job titles, companies,
+    mail domains and event names: which rules fire on a field's value is worked
+    out once per distinct value (bounded, see ``PerValue``). A row's combination
+    of values is nearly unique, so combinations are not cached; the row's
+    verdict is then set arithmetic on the per-field answers.
+    """
+
+    def __init__(self, minors: Minors, cache_limit: int = _FIELD_CACHE_LIMIT) -> None:
         self.minimum_age = minors.minimum_age
         self.parental_consent_age = minors.parental_consent_age
         self.likely_score = minors.likely_score
         self.signals = tuple(_CompiledSignal.of(s) for s in minors.signals)
         self.adult_markers = tuple(_CompiledSignal.of(s) for s in minors.adult_markers)
+        # Per field, value -> (bits of the signals that fire, bits of the adult markers that fire).
+        self._fired: dict[str, PerValue] = {
+            field: PerValue(self._fired_on(field), cache_limit) for field in typing.get_args(MinorSignalField)
+        }
+        self._by_bits: dict[tuple[int, int], MinorAssessment] = {}
+
+    def _fired_on(self, field: str):
+        signals = [(1 << i, s.regex) for i, s in enumerate(self.signals) if s.field == field]
+        markers = [(1 << i, m.regex) for i, m in enumerate(self.adult_markers) if m.field == field]
+
+        def fired(value: str) -> tuple[int, int]:
+            return (sum(bit for bit, regex in signals if regex.search(value)),
+                    sum(bit for bit, regex in markers if regex.search(value)))
+        return fired
 
     def certain_signals(self, years: int, how: str) -> tuple[str, ...]:
         names = [f"{how}_under_{self.minimum_age}"]
@@ -91,12 +116,34 @@ class MinorRules:
             if years < self.minimum_age:
                 return MinorAssessment(CERTAIN, self.certain_signals(years, how))
             return NO_SIGNAL
-        values = {"job_title": job_title, "company": company, "email_domain": email_domain,
-                  "event_name": event_name}
-        fired = [s for s in self.signals if values[s.field] and s.regex.search(values[s.field])]
-        if not fired:
+        return self.assess_signals(job_title, company, email_domain, event_name)
+
+    def assess_signals(self, job_title: str | None, company: str | None, email_domain: str | None,
+                       event_name: str | None) -> MinorAssessment:
+        """The verdict of the signals alone, for a person of unknown age."""
+        fired = self._fired
+        signal_bits = marker_bits = 0
+        if job_title:
+            signal_bits, marker_bits = fired["job_title"][job_title]
+        if company:
+            s, m = fired["company"][company]
+            signal_bits, marker_bits = signal_bits | s, marker_bits | m
+        if email_domain:
+            s, m = fired["email_domain"][email_domain]
+            signal_bits, marker_bits = signal_bits | s, marker_bits | m
+        if event_name:
+            s, m = fired["event_name"][event_name]
+            signal_bits, marker_bits = signal_bits | s, marker_bits | m
+        if not signal_bits:
             return NO_SIGNAL
-        markers = [m for m in self.adult_markers if values[m.field] and m.regex.search(values[m.field])]
+        verdict = self._by_bits.get((signal_bits, marker_bits))
+        if verdict is None:
+            verdict = self._by_bits[signal_bits, marker_bits] = self._scored(signal_bits, marker_bits)
+        return verdict
+
+    def _scored(self, signal_bits: int, marker_bits: int) -> MinorAssessment:
+        fired = [s for i, s in enumerate(self.signals) if signal_bits >> i & 1]
+        markers = [m for i, m in enumerate(self.adult_markers) if marker_bits >> i & 1]
         score = sum(s.weight for s in fired) - sum(m.weight for m in markers)
         if score + 1e-9 < self.likely_score:
             return NO_SIGNAL

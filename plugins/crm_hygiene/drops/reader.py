@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import json
+from array import array
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -353,6 +354,26 @@ class RawChunk:
 
     def raw_row_json(self, i: int) -> str:
         return json.dumps({name: cells[i] for name, cells in self.columns.items()}, ensure_ascii=False)
+
+    # Sent to a worker process, a column travels as one string and the row
+    # numbers as one array: pickling 20,000 small strings one by one cost
+    # ~3 us a row on each side, joining and splitting them ~0.5.
+    def __getstate__(self) -> tuple[dict[str, str | list[str]], array]:
+        packed: dict[str, str | list[str]] = {}
+        for name, cells in self.columns.items():
+            text = _CELL_SEPARATOR.join(cells)
+            # Joined only when no cell holds the separator (a good row holds no NUL), so split gives the cells back.
+            packed[name] = text if cells and text.count(_CELL_SEPARATOR) == len(cells) - 1 else cells
+        return packed, array("q", self.row_numbers)
+
+    def __setstate__(self, state: tuple[dict[str, str | list[str]], array]) -> None:
+        packed, numbers = state
+        self.columns = {name: cells.split(_CELL_SEPARATOR) if isinstance(cells, str) else cells
+                        for name, cells in packed.items()}
+        self.row_numbers = numbers.tolist()
+
+
+_CELL_SEPARATOR = "\x00"
 
 
 # A chunk also ends at this much text, so a file of wide rows (a legal row
