@@ -348,14 +348,19 @@ from crm_hygiene.run import RunInfo
 engine, data = make_engine(sys.argv[1]), Path(sys.argv[2])
 inbox = data / "inbox" / "research"
 
-def ingest(*names):
+def ingest(*names, workers=None):
     for name in names:
         (inbox / f"{name}.held").rename(inbox / f"{name}.csv")
     return ingest_inbox(engine, RESEARCH, load_policy(), parse_hash_keys(os.environ["CRM_HASH_KEY"]),
-                        RunInfo("t", names[0], date(2026, 11, 24)), inbox, data / "archive" / "research").as_dict()
+                        RunInfo("t", names[0], date(2026, 11, 24)), inbox, data / "archive" / "research",
+                        workers).as_dict()
 
 out = {"first": ingest("a_wrong_kind", "b_good"), "gx_after_first": "great_expectations" in sys.modules,
        "pandas_after_first": "pandas" in sys.modules}
+# With worker processes (a big file), the gate process stops once it has answered.
+out["with_workers"] = ingest("f_wrong_kind", workers=2)
+out["stopped_after_answering"] = gate._process is None
+gate.start_gate_process()
 lost = gate._process.process
 lost.kill()
 lost.wait()
@@ -376,8 +381,9 @@ os.kill(os.getpid(), signal.SIGKILL)
 def test_a_fresh_process_gates_in_the_gate_process_and_a_failed_file_keeps_nothing(crm, data_dir):
     """Great Expectations runs in a process of its own beside the row checks (a fresh task
     process never imports it nor pandas); its verdict comes before the commit, so a file of
-    the wrong kind is rejected with nothing of it kept. A gate process that dies is replaced
-    by the gate in-process, same verdict; and it never outlives a killed parent."""
+    the wrong kind is rejected with nothing of it kept. Beside worker processes it stops once it
+    has answered. A gate process that dies is replaced by the gate in-process, same verdict; and
+    it never outlives a killed parent."""
     import psutil
 
     inbox = data_dir / "inbox" / "research"
@@ -387,6 +393,7 @@ def test_a_fresh_process_gates_in_the_gate_process_and_a_failed_file_keeps_nothi
     write_csv(inbox / "c_wrong_kind.held", RESEARCH_HEADER, wrong[1:])
     write_csv(inbox / "d_good.held", RESEARCH_HEADER, [research_row("Bob", "Ray", "bob@acme.example")])
     write_csv(inbox / "e_good.held", RESEARCH_HEADER, [research_row("Cy", "Day", "cy@acme.example")])
+    write_csv(inbox / "f_wrong_kind.held", RESEARCH_HEADER, wrong[2:])
     plugins = Path(__file__).resolve().parents[1] / "plugins"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugins), str(plugins.parent)])}
     done = subprocess.run([sys.executable, "-c", _GATE_IN_A_FRESH_PROCESS, crm.url, str(data_dir)],
@@ -396,13 +403,16 @@ def test_a_fresh_process_gates_in_the_gate_process_and_a_failed_file_keeps_nothi
     for run, wrong_file in (("first", "a_wrong_kind.csv"), ("second", "c_wrong_kind.csv")):
         assert (out[run]["files_loaded"], out[run]["files_rejected"]) == (1, 1)
         assert "known 'source'" in out[run]["rejected"][wrong_file]
+    assert "known 'source'" in out["with_workers"]["rejected"]["f_wrong_kind.csv"]
+    assert out["stopped_after_answering"] is True
     assert out["third"]["files_loaded"] == 1
     assert (out["gx_after_first"], out["pandas_after_first"], out["gx_after_second"]) == (False, False, True)
     # Nothing of the rejected files: no quarantined row, no person, no registration.
     assert crm.scalar("SELECT COUNT(*) FROM quarantine") == 0
     assert crm.scalar("SELECT COUNT(*) FROM prospects") == 3
     assert crm.scalar("SELECT COUNT(*) FROM ingested_files") == 3
-    assert sorted(p.name for p in (inbox / "rejected").glob("*.csv")) == ["a_wrong_kind.csv", "c_wrong_kind.csv"]
+    assert sorted(p.name for p in (inbox / "rejected").glob("*.csv")) == [
+        "a_wrong_kind.csv", "c_wrong_kind.csv", "f_wrong_kind.csv"]
     try:
         psutil.Process(out["gate_pid"]).wait(timeout=30)  # reaped, or gone to init and reaped there
     except psutil.NoSuchProcess:

@@ -8,10 +8,13 @@ Where it runs. Importing GX (with the pandas, scipy and altair it imports
 eagerly) is most of what a fresh task process paid before its first row:
 about 2.4 of 5 CPU-seconds for a 10,000-row drop, on one core, while the other
 idled. So a process that has not imported GX yet validates in a process of its
-own, the gate process: spawned at the first gate, it imports GX on the other
-core while this process reads and checks the rows, and stays for the next
-files. The caller asks for the verdict (``gate_failures``) before the file's
-transaction commits, so a file that fails the gate still keeps nothing. A
+own, the gate process: spawned as soon as a drop is seen waiting, it imports
+GX on the other core while this process reads and checks the rows, and stays
+for the next files (a big file's worker processes want its memory: then it
+stops once it has answered). The caller asks for the verdict
+(``gate_failures``) before the file's transaction commits, so a file that
+fails the gate still keeps nothing (the ingest also stops such a file at its
+next chunk once the verdict is in). A
 process that has GX already (a warm test process, a fork server that preloaded
 it) validates in-process: there is nothing left to hide. If the gate process
 gives no verdict (killed, out of memory, an error), the gate runs in-process:
@@ -196,9 +199,10 @@ class _GateProcess:
         self.started_by = os.getpid()
         self._conn, self._lock = ours, threading.Lock()
 
-    def submit(self, gate: GateInput) -> Future:
+    def submit(self, gate: GateInput, then_stop: bool = False) -> Future:
         """The verdict on ``gate``, filled in by a thread that sends it and waits for the
-        answer (the send waits too while the process is still importing GX)."""
+        answer (the send waits too while the process is still importing GX); with
+        ``then_stop``, the process is stopped once it has answered."""
         verdict: Future = Future()
 
         def exchange() -> None:
@@ -207,8 +211,9 @@ class _GateProcess:
                     self._conn.send(gate)
                     kind, value = self._conn.recv()
             except (OSError, EOFError) as exc:
-                verdict.set_exception(GateProcessLost(type(exc).__name__))
-                return
+                kind, value = "error", type(exc).__name__
+            if then_stop:
+                release_gate_process(self)
             if kind == "failures":
                 verdict.set_result(value)
             else:
@@ -246,10 +251,13 @@ def start_gate_process() -> None:
             _gate_process()
 
 
-def release_gate_process() -> None:
-    """Stop the gate process (its memory is wanted elsewhere); the next gate starts another."""
+def release_gate_process(process: _GateProcess | None = None) -> None:
+    """Stop the gate process (or only ``process``, if it is still the current one); the
+    next gate starts another."""
     global _process
     with _lock:
+        if process is not None and process is not _process:
+            return
         process, _process = _process, None
     if process is not None and process.started_by == os.getpid():
         process.close()
@@ -258,29 +266,37 @@ def release_gate_process() -> None:
 class PendingGate:
     """One file's gate, started: its verdict is there, or being computed in the gate process."""
 
-    def __init__(self, gate: GateInput) -> None:
+    def __init__(self, gate: GateInput, keep_process: bool = True) -> None:
         self._gate = gate
+        self._failures: list[str] | None = None
         self._verdict: Future | None = None
-        if "great_expectations" not in sys.modules:
+        if "great_expectations" in sys.modules:
+            self._failures = validate(gate)
+        else:
             try:
-                self._verdict = _gate_process().submit(gate)
+                self._verdict = _gate_process().submit(gate, then_stop=not keep_process)
             except OSError:  # cannot start a process: validate here
-                self._verdict = None
+                self._failures = validate(gate)
+
+    def answered(self) -> bool:
+        return self._failures is not None or self._verdict.done()
 
     def failures(self) -> list[str]:
         """The verdict, waiting for the gate process if it is still importing GX or validating."""
-        if self._verdict is not None:
+        if self._failures is None:
             try:
-                return self._verdict.result(timeout=VERDICT_TIMEOUT_S)
+                self._failures = self._verdict.result(timeout=VERDICT_TIMEOUT_S)
             except (GateProcessLost, TimeoutError):
                 release_gate_process()  # the next file starts a new one
-        return validate(self._gate)
+                self._failures = validate(self._gate)
+        return self._failures
 
 
-def start_gate(first_chunk: RawChunk, kind: DropKind, policy: Policy) -> PendingGate:
+def start_gate(first_chunk: RawChunk, kind: DropKind, policy: Policy, keep_process: bool = True) -> PendingGate:
     """Validate the file's first chunk against ``kind``'s expectations, in the gate process
-    unless this process has GX loaded already; ``gate_failures`` gives the verdict."""
-    return PendingGate(gate_input(first_chunk, kind, policy))
+    unless this process has GX loaded already; ``gate_failures`` gives the verdict. Without
+    ``keep_process`` the gate process stops once it has answered (its memory is wanted)."""
+    return PendingGate(gate_input(first_chunk, kind, policy), keep_process)
 
 
 def gate_failures(gate: PendingGate) -> list[str]:

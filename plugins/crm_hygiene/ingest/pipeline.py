@@ -28,13 +28,7 @@ from crm_hygiene.drops.registry import Drop, DropTally, register_drop
 from crm_hygiene.erasure_files import complete_pending_erasures
 from crm_hygiene.ingest import staging
 from crm_hygiene.ingest.admission import admit_candidates
-from crm_hygiene.ingest.gate import (
-    PendingGate,
-    gate_failures,
-    release_gate_process,
-    start_gate,
-    start_gate_process,
-)
+from crm_hygiene.ingest.gate import PendingGate, gate_failures, start_gate, start_gate_process
 from crm_hygiene.ingest.kinds import DropKind
 from crm_hygiene.ingest.parallel import prepared_chunks, worker_count
 from crm_hygiene.ingest.rows import RowRejection
@@ -186,18 +180,18 @@ def ingest_file(
                  lengths=policy.input_validation.max_cell_length) as csv_drop:
         chunks = chunked(csv_drop, CHUNK_ROWS)
         first = next(chunks, None) or (RawChunk({n: [] for n in csv_drop.header if n}, []), [])
-        # Great Expectations validates beside the row checks (ingest/gate.py says where).
-        gate = start_gate(first[0], kind, policy)
         workers = workers or worker_count(drop.path.stat().st_size)
-        if workers > 1:
-            # Worker processes start next: the verdict first, and the gate process's memory is theirs.
-            _reject_if_gate_fails(gate)
-            release_gate_process()
+        # Great Expectations validates beside the row checks (ingest/gate.py says where); with
+        # worker processes, the gate process stops once it has answered: its memory is theirs.
+        gate = start_gate(first[0], kind, policy, keep_process=workers == 1)
 
         def all_chunks():
             if first[0].n_rows or first[1]:
                 yield first
-            yield from chunks
+            for chunk in chunks:
+                if gate.answered():
+                    _reject_if_gate_fails(gate)  # a file that fails the gate stops at its next chunk
+                yield chunk
 
         try:
             with engine.begin() as conn:
