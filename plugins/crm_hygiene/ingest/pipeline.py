@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, text
 
 from crm_hygiene.audit import write_audit
-from crm_hygiene.db import read_sql
+from crm_hygiene.db import read_sql, use_large_page_cache
 from crm_hygiene.drops import files
 from crm_hygiene.drops.cells import wire_timestamp
 from crm_hygiene.drops.inbox import process_drops
@@ -195,6 +195,7 @@ def ingest_file(
 
         try:
             with engine.begin() as conn:
+                use_large_page_cache(conn)  # SQLite: the upsert's index pages stay in memory (db.py)
                 counts = _load_file(conn, drop, kind, all_chunks(), policy, keys, run, workers)
                 _reject_if_gate_fails(gate)  # before the commit: a file that fails the gate keeps nothing
                 return counts
