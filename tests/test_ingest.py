@@ -328,3 +328,94 @@ def test_presidio_is_loaded_only_once_a_drop_has_text_to_scan(crm, data_dir):
     assert crm.scalar("SELECT COUNT(*) FROM prospects") == 4
     assert crm.scalar("SELECT COUNT(*) FROM prospects WHERE company IS NULL AND job_title IS NULL") == 3
     assert crm.scalar("SELECT rows_affected FROM audit_log WHERE action = 'redact_special_category'") == 1
+
+
+# A fresh task process: GX is imported by the gate process, never here; then the
+# gate process is killed and the next file is gated in-process; then this process
+# is killed with SIGKILL while a gate process waits, which must not outlive it.
+_GATE_IN_A_FRESH_PROCESS = """
+import json, os, signal, sys
+from datetime import date
+from pathlib import Path
+from crm_hygiene.db import make_engine
+from crm_hygiene.ingest import gate
+from crm_hygiene.ingest.kinds import RESEARCH
+from crm_hygiene.ingest.pipeline import ingest_inbox
+from crm_hygiene.keys import parse_hash_keys
+from crm_hygiene.policy import load_policy
+from crm_hygiene.run import RunInfo
+
+engine, data = make_engine(sys.argv[1]), Path(sys.argv[2])
+inbox = data / "inbox" / "research"
+
+def ingest(*names, workers=None):
+    for name in names:
+        (inbox / f"{name}.held").rename(inbox / f"{name}.csv")
+    return ingest_inbox(engine, RESEARCH, load_policy(), parse_hash_keys(os.environ["CRM_HASH_KEY"]),
+                        RunInfo("t", names[0], date(2026, 11, 24)), inbox, data / "archive" / "research",
+                        workers).as_dict()
+
+out = {"first": ingest("a_wrong_kind", "b_good"), "gx_after_first": "great_expectations" in sys.modules,
+       "pandas_after_first": "pandas" in sys.modules}
+# With worker processes (a big file), the gate process stops once it has answered.
+out["with_workers"] = ingest("f_wrong_kind", workers=2)
+out["stopped_after_answering"] = gate._process is None
+gate.start_gate_process()
+lost = gate._process.process
+lost.kill()
+lost.wait()
+out["second"] = ingest("c_wrong_kind", "d_good")
+out["gx_after_second"] = "great_expectations" in sys.modules
+out["third"] = ingest("e_good")
+# GX is loaded here now, so gates stay in-process: start a gate process by hand to see it leave with us.
+alive = gate._gate_process()
+assert alive.submit(gate.GateInput("t", {"a": ["x"]}, ("a",), None, (), 0.5)).result() == []
+out["gate_pid"] = alive.process.pid
+print(json.dumps(out), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.enforces("input_validation")
+@pytest.mark.promise(7)
+def test_a_fresh_process_gates_in_the_gate_process_and_a_failed_file_keeps_nothing(crm, data_dir):
+    """Great Expectations runs in a process of its own beside the row checks (a fresh task
+    process never imports it nor pandas); its verdict comes before the commit, so a file of
+    the wrong kind is rejected with nothing of it kept. Beside worker processes it stops once it
+    has answered. A gate process that dies is replaced by the gate in-process, same verdict; and
+    it never outlives a killed parent."""
+    import psutil
+
+    inbox = data_dir / "inbox" / "research"
+    wrong = [research_row("A", "B", f"a{i}@x.com", source="Mr") for i in range(5)]
+    write_csv(inbox / "a_wrong_kind.held", RESEARCH_HEADER, wrong)
+    write_csv(inbox / "b_good.held", RESEARCH_HEADER, [research_row("Ann", "Lee", "ann@acme.example")])
+    write_csv(inbox / "c_wrong_kind.held", RESEARCH_HEADER, wrong[1:])
+    write_csv(inbox / "d_good.held", RESEARCH_HEADER, [research_row("Bob", "Ray", "bob@acme.example")])
+    write_csv(inbox / "e_good.held", RESEARCH_HEADER, [research_row("Cy", "Day", "cy@acme.example")])
+    write_csv(inbox / "f_wrong_kind.held", RESEARCH_HEADER, wrong[2:])
+    plugins = Path(__file__).resolve().parents[1] / "plugins"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugins), str(plugins.parent)])}
+    done = subprocess.run([sys.executable, "-c", _GATE_IN_A_FRESH_PROCESS, crm.url, str(data_dir)],
+                          env=env, capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == -9, done.stderr[-2000:]
+    out = json.loads(done.stdout.splitlines()[-1])
+    for run, wrong_file in (("first", "a_wrong_kind.csv"), ("second", "c_wrong_kind.csv")):
+        assert (out[run]["files_loaded"], out[run]["files_rejected"]) == (1, 1)
+        assert "known 'source'" in out[run]["rejected"][wrong_file]
+    assert "known 'source'" in out["with_workers"]["rejected"]["f_wrong_kind.csv"]
+    assert out["stopped_after_answering"] is True
+    assert out["third"]["files_loaded"] == 1
+    assert (out["gx_after_first"], out["pandas_after_first"], out["gx_after_second"]) == (False, False, True)
+    # Nothing of the rejected files: no quarantined row, no person, no registration.
+    assert crm.scalar("SELECT COUNT(*) FROM quarantine") == 0
+    assert crm.scalar("SELECT COUNT(*) FROM prospects") == 3
+    assert crm.scalar("SELECT COUNT(*) FROM ingested_files") == 3
+    assert sorted(p.name for p in (inbox / "rejected").glob("*.csv")) == [
+        "a_wrong_kind.csv", "c_wrong_kind.csv", "f_wrong_kind.csv"]
+    try:
+        psutil.Process(out["gate_pid"]).wait(timeout=30)  # reaped, or gone to init and reaped there
+    except psutil.NoSuchProcess:
+        pass
+    except psutil.TimeoutExpired:
+        assert psutil.Process(out["gate_pid"]).status() == psutil.STATUS_ZOMBIE, "the gate process outlived its parent"

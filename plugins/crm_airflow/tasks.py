@@ -35,6 +35,12 @@ def ingest_drops(kind: str) -> dict:
     """
 
     from crm_hygiene import settings
+    from crm_hygiene.drops.files import pending_files
+    from crm_hygiene.ingest.gate import start_gate_process
+
+    if pending_files(settings.inbox_dir(kind)):
+        start_gate_process()  # Great Expectations imports in the gate process beside the imports below
+
     from crm_hygiene.ingest.kinds import PROSPECT_KINDS
     from crm_hygiene.ingest.pipeline import ingest_inbox
     from crm_hygiene.policy import load_policy

@@ -11,6 +11,26 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SQL_DIR = REPO_ROOT / "include" / "sql"
 MIGRATIONS_DIR = REPO_ROOT / "include" / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 600
+# SQLite for bulk work without giving up what the contract needs: a process
+# killed at any point loses no committed change and leaves no half-done one
+# (tests/test_crash_recovery.py; tests/test_db_settings.py kills an ingest
+# before its commit). README "SQLite settings" has the measurements.
+SQLITE_PRAGMAS = (
+    # Readers (the UI, reports, other DAGs) never wait for a writer, and a
+    # commit appends to one log instead of journaling every page twice.
+    "journal_mode=WAL",
+    # Under WAL, NORMAL syncs the log at each checkpoint rather than at every
+    # commit: a killed process still loses nothing committed (the log is the
+    # OS's at the commit); only a power cut or OS crash can roll back the last
+    # commits, never corrupt the file. FULL measured the same for an ingest (one
+    # commit a file) but 4.4 ms a commit here against 0.01 ms, for every small
+    # transaction (a request run makes one per request).
+    "synchronous=NORMAL",
+    # The staging tables are TEMPORARY and as large as the file's rows: kept in
+    # a temporary file (the OS caches it), never in this process's memory,
+    # where a 1M-row file would take hundreds of MiB of the 1 GiB budget.
+    "temp_store=FILE",
+)
 # A quoted input in a primary message ('invalid input syntax for type date: "x"').
 _quoted_literal = re.compile(r"\"[^\"]*\"|'[^']*'")
 
@@ -36,8 +56,8 @@ def make_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            for pragma in SQLITE_PRAGMAS:
+                cur.execute(f"PRAGMA {pragma}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -97,7 +117,13 @@ def use_large_work_mem(conn) -> None:
 # retention sweep rewrites 300,000 of 1M prospects under new ids drawn in
 # random order, so its inserts land on pages all over the table's tail and its
 # indexes; with 2 MB each page was read and spilled to the WAL again and again
-# (the anonymising UPDATE took 37 s, 18 s with 256 MB; make bench).
+# (the anonymising UPDATE took 37 s, 18 s with 256 MB; make bench). An
+# ingest's upsert does the same to prospects' indexes (a 200k-row drop:
+# admission 8-10 CPU-s with 2 MB, 5-6 with 256 MB). Only for the transaction:
+# a pooled connection would keep its cache, so the memory comes back at
+# checkin. Not taken: an mmap of the file (its pages count as resident memory
+# as the cache's do, and it saved nothing measurable), a larger temp cache
+# (nothing measurable), 8 KiB pages (within the noise, and only for a new file).
 SQLITE_LARGE_CACHE_KIB = 262_144
 SQLITE_DEFAULT_CACHE = -2000
 

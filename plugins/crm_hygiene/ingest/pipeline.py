@@ -4,7 +4,9 @@ Per file, through the drop layer (``crm_hygiene.drops``): fingerprint it (a
 file is processed once), read its header and first chunk, gate it with Great
 Expectations, then in ONE transaction stage all its rows, quarantine the bad
 ones, merge duplicates and admit people into the CRM, and write the audit
-log. Only after the commit is the file moved to archive/.
+log. The gate's verdict is awaited before that transaction commits (the gate
+may still be validating in its own process meanwhile: ingest/gate.py). Only
+after the commit is the file moved to archive/.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, text
 
 from crm_hygiene.audit import write_audit
-from crm_hygiene.db import read_sql
+from crm_hygiene.db import read_sql, use_large_page_cache
 from crm_hygiene.drops import files
 from crm_hygiene.drops.cells import wire_timestamp
 from crm_hygiene.drops.inbox import process_drops
@@ -26,7 +28,7 @@ from crm_hygiene.drops.registry import Drop, DropTally, register_drop
 from crm_hygiene.erasure_files import complete_pending_erasures
 from crm_hygiene.ingest import staging
 from crm_hygiene.ingest.admission import admit_candidates
-from crm_hygiene.ingest.gate import gate_failures
+from crm_hygiene.ingest.gate import PendingGate, gate_failures, start_gate, start_gate_process
 from crm_hygiene.ingest.kinds import DropKind
 from crm_hygiene.ingest.parallel import prepared_chunks, worker_count
 from crm_hygiene.ingest.rows import RowRejection
@@ -178,18 +180,35 @@ def ingest_file(
                  lengths=policy.input_validation.max_cell_length) as csv_drop:
         chunks = chunked(csv_drop, CHUNK_ROWS)
         first = next(chunks, None) or (RawChunk({n: [] for n in csv_drop.header if n}, []), [])
-        failures = gate_failures(first[0], kind, policy)
-        if failures:
-            raise files.FileRejected("; ".join(failures))
+        workers = workers or worker_count(drop.path.stat().st_size)
+        # Great Expectations validates beside the row checks (ingest/gate.py says where); with
+        # worker processes, the gate process stops once it has answered: its memory is theirs.
+        gate = start_gate(first[0], kind, policy, keep_process=workers == 1)
 
         def all_chunks():
             if first[0].n_rows or first[1]:
                 yield first
-            yield from chunks
+            for chunk in chunks:
+                if gate.answered():
+                    _reject_if_gate_fails(gate)  # a file that fails the gate stops at its next chunk
+                yield chunk
 
-        with engine.begin() as conn:
-            return _load_file(conn, drop, kind, all_chunks(), policy, keys, run,
-                              workers or worker_count(drop.path.stat().st_size))
+        try:
+            with engine.begin() as conn:
+                use_large_page_cache(conn)  # SQLite: the upsert's index pages stay in memory (db.py)
+                counts = _load_file(conn, drop, kind, all_chunks(), policy, keys, run, workers)
+                _reject_if_gate_fails(gate)  # before the commit: a file that fails the gate keeps nothing
+                return counts
+        except Exception as exc:
+            failures = [] if isinstance(exc, files.FileRejected) else gate_failures(gate)
+            if not failures:
+                raise
+        raise files.FileRejected("; ".join(failures))  # the gate's reasons, whatever else its rows did
+
+
+def _reject_if_gate_fails(gate: PendingGate) -> None:
+    if failures := gate_failures(gate):
+        raise files.FileRejected("; ".join(failures))
 
 
 def ingest_inbox(
@@ -198,6 +217,8 @@ def ingest_inbox(
 ) -> IngestSummary:
     """Ingest every pending file; rejected and set-aside files are reported, not raised."""
     summary = IngestSummary(kind=kind.name)
+    if files.pending_files(inbox):
+        start_gate_process()  # GX's import, in the gate process, beside what comes before the first gate
     complete_pending_erasures(engine, policy, keys, run, files.data_folder_of(inbox))  # a crashed run's answer files and drops
 
     def handle(drop: Drop) -> None:
