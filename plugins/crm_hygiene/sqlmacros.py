@@ -5,7 +5,9 @@ one of these they write the macro, and the caller expands it for its
 connection's dialect before binding values (macros take column names only):
 
 - ``MONTH_START(column)``: the timestamp moved to the first of its month;
-- ``MONTH_LABEL(column)``: its month as text, ``YYYY-MM``.
+- ``MONTH_LABEL(column)``: its month as text, ``YYYY-MM``;
+- ``BYTEWISE(column)``: the text column compared byte by byte, for a sort or
+  grouping that needs no language order (SQLite's default already is).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ _BY_DIALECT = {
                     "postgresql": "date_trunc('month', {column})"},
     "MONTH_LABEL": {"sqlite": "strftime('%Y-%m', {column})",
                     "postgresql": "to_char({column}, 'YYYY-MM')"},
+    "BYTEWISE": {"sqlite": "{column}",
+                 "postgresql": '{column} COLLATE "C"'},
 }
 
 

@@ -1,31 +1,40 @@
--- One candidate per person in the file: the newest row's values, the earliest
--- and latest sighting, the strongest lawful basis, the earliest notice due date,
--- and the strongest minor verdict any of their rows earned.
+-- One candidate per person in the file, from one window sort over their rows
+-- (newest first): each field's newest non-empty value (the fields and their
+-- rule: crm_hygiene.ingest.survivorship, which fills in the braced parts), the
+-- first row's source, the earliest and latest sighting, the strongest lawful
+-- basis, the earliest notice due date, the strongest minor verdict any row
+-- earned and the signals behind it.
 CREATE TEMPORARY TABLE stg_candidates AS
-SELECT identity_key, email, email_match_key, first_name, last_name, name_key,
-       company, company_key, job_title, country, phone_e164,
-       email_is_personal, email_is_role, email_is_disposable,
-       email_hash, phone_hash, domain_hash,
-       first_source AS source, best_basis_rank AS basis_rank,
-       first_seen_at, last_contact_at, first_notice_due_at AS notice_due_at,
-       all_referred AS referred_only, n_rows,
-       max_minor_verdict AS minor_verdict, CAST(NULL AS TEXT) AS minor_signals,
+WITH ranked AS MATERIALIZED (
+    SELECT r.*, {newest_first} AS newest_first, COUNT(*) OVER w AS n_rows
+    FROM stg_rows r
+    -- Byte order is enough to group a person's rows, and cheaper to sort by.
+    WINDOW w AS (PARTITION BY BYTEWISE(identity_key) ORDER BY seen_at DESC, row_number DESC
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+)
+-- Most people have one row in a file: it is their candidate as it stands.
+SELECT identity_key, {row_fields},
+       source, basis_rank, seen_at AS first_seen_at, seen_at AS last_contact_at, notice_due_at,
+       referred_only, n_rows, minor_verdict,
+       CASE WHEN minor_verdict > 0 THEN minor_signals END AS minor_signals,
        CAST('admit' AS VARCHAR(32)) AS admission,
        CAST(NULL AS VARCHAR(64)) AS admission_reason
-FROM (
-    SELECT r.*,
-           ROW_NUMBER() OVER w AS rn,
-           LAST_VALUE(source) OVER w AS first_source,
-           COUNT(*) OVER w AS n_rows,
-           MIN(seen_at) OVER w AS first_seen_at,
-           MAX(seen_at) OVER w AS last_contact_at,
-           MIN(basis_rank) OVER w AS best_basis_rank,
-           MIN(notice_due_at) OVER w AS first_notice_due_at,
-           MIN(referred_only) OVER w AS all_referred,
-           MAX(minor_verdict) OVER w AS max_minor_verdict
-    FROM stg_rows r
-    -- One window, newest first, framed over the whole person: a single sort.
-    WINDOW w AS (PARTITION BY identity_key ORDER BY seen_at DESC, row_number DESC
-                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-) ranked
-WHERE rn = 1
+FROM ranked
+WHERE n_rows = 1
+UNION ALL
+-- The others are folded field by field.
+SELECT identity_key,
+       {folded_fields},
+       -- The oldest row's: where the person first came from.
+       SUBSTR(MAX(newest_first || source), {value_start}),
+       MIN(basis_rank), MIN(seen_at), MAX(seen_at), MIN(notice_due_at),
+       MIN(referred_only), COUNT(*), MAX(minor_verdict),
+       -- The rule names of a row with the strongest verdict (a one-digit number):
+       -- the greatest of them, as MAX(minor_signals) over those rows would give.
+       CASE WHEN SUBSTR(MAX(CASE WHEN minor_verdict > 0 THEN CAST(minor_verdict AS TEXT) || COALESCE('v' || minor_signals, '') END), 2, 1) = 'v'
+            THEN SUBSTR(MAX(CASE WHEN minor_verdict > 0 THEN CAST(minor_verdict AS TEXT) || COALESCE('v' || minor_signals, '') END), 3) END,
+       CAST('admit' AS VARCHAR(32)),
+       CAST(NULL AS VARCHAR(64))
+FROM ranked
+WHERE n_rows > 1
+GROUP BY identity_key

@@ -9,14 +9,17 @@ Later safeguards (suppression, minors) plug in by adding a gate to ``GATES``.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, DateTime, bindparam, text
 
 from crm_hygiene import erasure_log
 from crm_hygiene.audit import write_audit
 from crm_hygiene.db import read_sql, timed_sql
 from crm_hygiene.erasure import erase_minors, lock_out_admission, queue_scrub_of_returning_rows
+from crm_hygiene.ingest.bulk_load import BULK, choose_write_path, indexes_built_after
+from crm_hygiene.ingest.survivorship import write_prospects_sql
 from crm_hygiene.keys import HashKeys
 from crm_hygiene.policy import Policy
 from crm_hygiene.run import RunInfo
@@ -50,6 +53,7 @@ class AdmissionResult:
     updated: int
     minors_removed: int = 0  # held records of people now known to be under age
     minor_reviews_queued: int = 0
+    write_path: str = ""  # bulk_load.INCREMENTAL or BULK
 
 
 def _basis_params(policy: Policy) -> dict[str, str]:
@@ -57,11 +61,12 @@ def _basis_params(policy: Policy) -> dict[str, str]:
 
 
 def admit_candidates(
-    conn: Connection, policy: Policy, keys: HashKeys, run: RunInfo, file_id: int
+    conn: Connection, policy: Policy, keys: HashKeys, run: RunInfo, file_id: int, write_path: str | None = None,
 ) -> AdmissionResult:
-    """Run every gate over ``stg_candidates``, then write the admitted into the CRM."""
+    """Run every gate over ``stg_candidates``, then write the admitted into the CRM:
+    incrementally or as a bulk load (``bulk_load``), as `write_path` says or, by
+    default, as the numbers of people written and held say."""
     candidates = conn.execute(text("SELECT COUNT(*) FROM stg_candidates")).scalar_one()
-    conn.execute(text(read_sql("minors/candidate_signals.sql")))
     conn.execute(text(read_sql("minors/clear_decided_adults.sql")))
     # From the suppression check to the insert, no erasure or list may commit in between.
     lock_out_admission(conn)
@@ -74,8 +79,13 @@ def admit_candidates(
 
     updated = conn.execute(text(read_sql("ingest/count_held_candidates.sql"))).scalar_one()
     admitted = conn.execute(text("SELECT COUNT(*) FROM stg_candidates WHERE admission = 'admit'")).scalar_one()
-    conn.execute(timed_sql("ingest/07_upsert_prospects.sql"), {"now": run.started_at, "key_id": keys.current.key_id, **_basis_params(policy)})
-    conn.execute(text(read_sql("ingest/08_insert_sources.sql")), {"file_id": file_id})
+    held = conn.execute(text("SELECT COUNT(*) FROM prospects")).scalar_one()
+    write_path = write_path or choose_write_path(admitted, held)
+    # Nothing held, nothing to merge with: the merge clause could never fire.
+    write_prospects = text(write_prospects_sql(merge_held=held > 0)).bindparams(bindparam("now", type_=DateTime))
+    with indexes_built_after(conn) if write_path == BULK else contextlib.nullcontext():
+        conn.execute(write_prospects, {"now": run.started_at, "key_id": keys.current.key_id, **_basis_params(policy)})
+        conn.execute(text(read_sql("ingest/08_insert_sources.sql")), {"file_id": file_id})
     conn.execute(text(read_sql("admission/mark_do_not_call.sql")))
     # Queued on the run's logical date: the review timeout counts from it.
     queued = conn.execute(timed_sql("minors/queue_admitted.sql"), {"now": run.today_start}).rowcount
@@ -84,7 +94,7 @@ def admit_candidates(
                     reason="likely minor: held as minor_review until a person decides", rows_affected=queued)
     return AdmissionResult(
         candidates=candidates, blocked=blocked, created=admitted - updated, updated=updated,
-        minors_removed=minors_removed, minor_reviews_queued=queued,
+        minors_removed=minors_removed, minor_reviews_queued=queued, write_path=write_path,
     )
 
 

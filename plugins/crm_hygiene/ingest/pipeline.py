@@ -32,6 +32,7 @@ from crm_hygiene.ingest.gate import PendingGate, gate_failures, start_gate, star
 from crm_hygiene.ingest.kinds import DropKind
 from crm_hygiene.ingest.parallel import prepared_chunks, worker_count
 from crm_hygiene.ingest.rows import RowRejection
+from crm_hygiene.ingest.survivorship import build_candidates_sql
 from crm_hygiene.keys import HashKeys
 from crm_hygiene.normalise.country import CountryResolver, UnknownCountry
 from crm_hygiene.policy import Policy
@@ -78,11 +79,11 @@ class IngestSummary(DropTally):
         }
 
 
-# Link rows to one identity per person, then fold them into one candidate each.
+# Link rows to one identity per person; then 05_build_candidates folds them
+# into one candidate each.
 IDENTITY_STEPS = (
     "01_link_phone_in_file", "02_link_phone_to_held",
     "03_link_name_in_file", "04_link_name_to_held",
-    "05_build_candidates",
 )
 
 _FILE_COUNTS = text(
@@ -119,7 +120,7 @@ class _RowQuarantine:
 
 def _load_file(
     conn: Connection, drop: Drop, kind: DropKind, chunks, policy: Policy, keys: HashKeys, run: RunInfo,
-    workers: int,
+    workers: int, write_path: str | None = None,
 ) -> FileCounts:
     counts = FileCounts()
     file_id = register_drop(conn, drop, run)
@@ -146,9 +147,9 @@ def _load_file(
     staging.index_staging(conn)
     for step in IDENTITY_STEPS:
         conn.execute(text(read_sql(f"ingest/{step}.sql")))
+    conn.execute(text(build_candidates_sql(conn.dialect.name)))
     staging.index_candidates(conn)
-    conn.execute(text(read_sql("ingest/06_fill_candidate_gaps.sql")))
-    result = admit_candidates(conn, policy, keys, run, file_id)
+    result = admit_candidates(conn, policy, keys, run, file_id, write_path)
     admitted_rows = conn.execute(text(
         "SELECT COALESCE(SUM(n_rows), 0) FROM stg_candidates WHERE admission = 'admit'"
     )).scalar_one()
@@ -173,9 +174,10 @@ def _load_file(
 
 def ingest_file(
     engine: Engine, drop: Drop, kind: DropKind, policy: Policy, keys: HashKeys, run: RunInfo,
-    workers: int | None = None,
+    workers: int | None = None, write_path: str | None = None,
 ) -> FileCounts:
-    """Ingest one new drop in one transaction; FileRejected when it cannot be read or fails the gate."""
+    """Ingest one new drop in one transaction; FileRejected when it cannot be read or fails the gate.
+    `write_path` forces how people are written (``bulk_load.WRITE_PATHS``); by default the sizes decide."""
     with CsvDrop(drop.path, required=kind.required_columns, known=kind.all_columns,
                  lengths=policy.input_validation.max_cell_length) as csv_drop:
         chunks = chunked(csv_drop, CHUNK_ROWS)
@@ -196,7 +198,7 @@ def ingest_file(
         try:
             with engine.begin() as conn:
                 use_large_page_cache(conn)  # SQLite: the upsert's index pages stay in memory (db.py)
-                counts = _load_file(conn, drop, kind, all_chunks(), policy, keys, run, workers)
+                counts = _load_file(conn, drop, kind, all_chunks(), policy, keys, run, workers, write_path)
                 _reject_if_gate_fails(gate)  # before the commit: a file that fails the gate keeps nothing
                 return counts
         except Exception as exc:
