@@ -193,7 +193,8 @@ def test_copy_text_is_what_csv_writer_writes(sample_chunks):
 
 
 def test_chunks_and_results_cross_process_boundaries_unchanged(sample_chunks):
-    numbered = RawChunk({"a": ["x", "", "nul\x00inside"], "b": ["", "", ""], "c": ["1", "2", "3"]}, [4, 9, 2**40])
+    numbered = RawChunk({"a": ["x", "", "nul\x00inside"], "b": ["", "", ""], "c": ["1", "2", "3"]}, [4, 9, 2**40],
+                        ends_file=True)
     for chunk in [numbered, RawChunk({"a": []}, []), *sample_chunks["research"][:2]]:
         assert pickle.loads(pickle.dumps(chunk)) == chunk
     prepared = prepare_chunk(sample_chunks["research"][0], RESEARCH,
@@ -213,7 +214,7 @@ def test_two_workers_give_what_one_process_gives(tmp_path, dialect):
     with CsvDrop(path, required=RESEARCH.required_columns, known=RESEARCH.all_columns,
                  lengths=POLICY.input_validation.max_cell_length) as drop:
         chunks = [chunk for chunk, _unread in chunked(drop, 4_500)]
-    assert len(chunks) == 2
+    assert [chunk.ends_file for chunk in chunks] == [False, True]
     pieces = _pieces(chunks[-1], 2)
     assert len(pieces) == 2 and [n for piece in pieces for n in piece.row_numbers] == chunks[-1].row_numbers
 
@@ -229,3 +230,16 @@ def test_two_workers_give_what_one_process_gives(tmp_path, dialect):
             assert theirs.staged == [] and theirs.copy_csv == copy_csv(mine.staged)
         else:
             assert theirs.staged == mine.staged
+
+
+@pytest.mark.parametrize("rows, per_chunk", [(2_500, 1_000), (3_000, 1_000), (999, 1_000), (1, 1_000)])
+def test_the_reader_marks_the_last_chunk(tmp_path, rows, per_chunk):
+    path = tmp_path / "research.csv"
+    write_research_file(path, rows, 5, TODAY)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("\n,,,\n\n")  # blank lines and a row of commas after the last row are no rows
+    with CsvDrop(path, required=RESEARCH.required_columns, known=RESEARCH.all_columns,
+                 lengths=POLICY.input_validation.max_cell_length) as drop:
+        read = [(chunk.n_rows + len(unread), chunk.ends_file) for chunk, unread in chunked(drop, per_chunk)]
+    sizes = [per_chunk] * (rows // per_chunk) + ([rows % per_chunk] if rows % per_chunk else [])
+    assert read == [(size, i == len(sizes) - 1) for i, size in enumerate(sizes)]

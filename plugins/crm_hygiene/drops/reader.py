@@ -344,6 +344,8 @@ class RawChunk:
 
     columns: dict[str, list[str]]
     row_numbers: list[int]
+    # No row of the file comes after these (chunked() knows; False when not known).
+    ends_file: bool = False
 
     @property
     def n_rows(self) -> int:
@@ -358,16 +360,16 @@ class RawChunk:
     # Sent to a worker process, a column travels as one string and the row
     # numbers as one array: pickling 20,000 small strings one by one cost
     # ~3 us a row on each side, joining and splitting them ~0.5.
-    def __getstate__(self) -> tuple[dict[str, str | list[str]], array]:
+    def __getstate__(self) -> tuple[dict[str, str | list[str]], array, bool]:
         packed: dict[str, str | list[str]] = {}
         for name, cells in self.columns.items():
             text = _CELL_SEPARATOR.join(cells)
             # Joined only when no cell holds the separator (a good row holds no NUL), so split gives the cells back.
             packed[name] = text if cells and text.count(_CELL_SEPARATOR) == len(cells) - 1 else cells
-        return packed, array("q", self.row_numbers)
+        return packed, array("q", self.row_numbers), self.ends_file
 
-    def __setstate__(self, state: tuple[dict[str, str | list[str]], array]) -> None:
-        packed, numbers = state
+    def __setstate__(self, state: tuple[dict[str, str | list[str]], array, bool]) -> None:
+        packed, numbers, self.ends_file = state
         self.columns = {name: cells.split(_CELL_SEPARATOR) if isinstance(cells, str) else cells
                         for name, cells in packed.items()}
         self.row_numbers = numbers.tolist()
@@ -383,28 +385,34 @@ CHUNK_BYTES = 32 << 20
 
 def chunked(drop: CsvDrop, chunk_rows: int) -> Iterator[tuple[RawChunk, list[DropRecord]]]:
     """The drop's rows in chunks (at most `chunk_rows` rows or about CHUNK_BYTES of
-    text): good rows by column, and the rows already known bad."""
+    text): good rows by column, and the rows already known bad. The last chunk
+    says so (``ends_file``): one row is read ahead to know."""
     header = drop.header
     named = [i for i, name in enumerate(header) if name]
     good: list[list[str]] = []
     numbers: list[int] = []
     bad: list[DropRecord] = []
     chunk_start = 0
-    for row_number, cells, problems, unsplit in drop.rows():
+    rows = drop.rows()
+    following = next(rows, None)
+    while following is not None:
+        row_number, cells, problems, unsplit = following
         if cells is None or problems:
             bad.append(DropRecord(row_number, {} if cells is None else
                                   {n: c for n, c in zip(header, cells, strict=True) if n}, problems, unsplit))
         else:
             good.append(cells)
             numbers.append(row_number)
-        if len(good) + len(bad) >= chunk_rows or drop.bytes_read - chunk_start >= CHUNK_BYTES:
-            yield _chunk(header, named, good, numbers), bad
+        read = drop.bytes_read
+        full = len(good) + len(bad) >= chunk_rows or read - chunk_start >= CHUNK_BYTES
+        following = next(rows, None)
+        if full or following is None:
+            yield _chunk(header, named, good, numbers, ends_file=following is None), bad
             good, numbers, bad = [], [], []
-            chunk_start = drop.bytes_read
-    if good or bad:
-        yield _chunk(header, named, good, numbers), bad
+            chunk_start = read
 
 
-def _chunk(header: list[str], named: list[int], good: list[list[str]], numbers: list[int]) -> RawChunk:
+def _chunk(header: list[str], named: list[int], good: list[list[str]], numbers: list[int], *,
+           ends_file: bool) -> RawChunk:
     by_column = list(zip(*good, strict=True)) if good else [() for _ in header]
-    return RawChunk({header[i]: list(by_column[i]) for i in named}, numbers)
+    return RawChunk({header[i]: list(by_column[i]) for i in named}, numbers, ends_file)

@@ -80,10 +80,10 @@ def prepared_chunks(
         initargs=(policy, today, keys),
     ) as pool:
         in_flight: deque[list[Future]] = deque()  # per chunk, its pieces' results
-        for chunk, last in _marking_last(chunks):
-            # The last chunk is cut in one piece per worker, so that they finish
+        for chunk in chunks:
+            # A file's last chunk is cut in one piece per worker, so that they finish
             # together instead of one checking a whole chunk while the other waits.
-            pieces = _pieces(chunk, workers) if last else [chunk]
+            pieces = _pieces(chunk, workers) if chunk.ends_file else [chunk]
             in_flight.append([pool.submit(_prepare_in_worker, piece, kind.name, dialect) for piece in pieces])
             if len(in_flight) > workers:
                 yield _joined([piece.result() for piece in in_flight.popleft()])
@@ -93,16 +93,6 @@ def prepared_chunks(
 
 # Below this many rows a piece is not worth a round trip to a worker.
 _MIN_PIECE_ROWS = 2_000
-
-
-def _marking_last(items: Iterable[RawChunk]) -> Iterator[tuple[RawChunk, bool]]:
-    """Each item with whether it is the last one (one item of look-ahead)."""
-    iterator = iter(items)
-    held = next(iterator, None)
-    while held is not None:
-        following = next(iterator, None)
-        yield held, following is None
-        held = following
 
 
 def _pieces(chunk: RawChunk, parts: int) -> list[RawChunk]:
