@@ -304,3 +304,27 @@ def test_property_variants_are_blocked_in_the_database(crm, data_dir):
     summary = ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER,
                      [research_row("V", str(i), v, company=f"Co {i}") for i, (_, v) in enumerate(rows)])
     assert summary["rows_admitted"] == 0 and summary["rows_blocked"] == len(rows)
+
+
+@pytest.mark.enforces("suppression")
+@pytest.mark.promise(1, 6)
+def test_a_list_whose_erasure_log_cannot_be_written_is_not_applied_and_can_be_again(crm, data_dir, monkeypatch):
+    """The erasure log is written beside the list's application (a thread, while the database
+    works); if it fails, nothing of the list is kept, the file waits, and the next run applies it."""
+    ingest(crm, data_dir, RESEARCH, "r.csv", RESEARCH_HEADER, [research_row("Ann", "Lee", "ann@acme.com")])
+    blocker = data_dir / "not_a_folder"
+    blocker.write_text("")
+    monkeypatch.setenv("CRM_ERASURE_LOG_DIR", str(blocker / "erasure_log"))  # cannot be made: a file is in the way
+
+    failed = sync(crm, data_dir, "unsub.csv", [entry("unsubscribe", "ann@acme.com"), entry("erasure", "x@y.com")])
+
+    assert failed["files_loaded"] == 0 and failed["files_set_aside"] == 1
+    assert crm.scalar("SELECT COUNT(*) FROM suppression_list") == 0
+    assert status_of(crm, "ann@acme.com") == "active"
+    monkeypatch.delenv("CRM_ERASURE_LOG_DIR")
+    rejected = data_dir / "inbox" / "suppression" / "rejected"
+    (rejected / "unsub.csv").rename(data_dir / "inbox" / "suppression" / "again.csv")
+    applied = sync_inbox(crm.engine, POLICY, KEYS, RunInfo("sync_suppression_lists", "again", TODAY),
+                         data_dir / "inbox" / "suppression", data_dir / "archive" / "suppression").as_dict()
+    assert applied["files_loaded"] == 1 and status_of(crm, "ann@acme.com") == "suppressed"
+    assert crm.scalar("SELECT COUNT(*) FROM suppression_list") == 2

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -263,9 +264,14 @@ def sync_file(engine: Engine, drop: Drop, policy: Policy, keys: HashKeys, run: R
         _stage_file(conn, drop, csv_drop, policy, keys, run, counts)
         added = conn.execute(text(read_sql("suppression/insert_entries.sql"))).all()
         counts.entries_added = len(added)
-        # Before the commit: a database restored from an older backup gets these entries back on replay.
-        erasure_log.append(run, erasure_log.suppression_records(f"file:{sha256}", added, applies=True))
-        _apply_to_held(conn, policy, keys, run, sha256, counts)
+        # Before the commit: a database restored from an older backup gets these entries back on
+        # replay. Written (a JSON line each, then fsync) by a thread while the database applies the
+        # list, since a running statement leaves the GIL free; the log takes one writer at a time.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="erasure-log") as log_writer:
+            logged = log_writer.submit(
+                lambda: erasure_log.append(run, erasure_log.suppression_records(f"file:{sha256}", added, applies=True)))
+            _apply_to_held(conn, policy, keys, run, sha256, counts)
+            logged.result()  # ErasureLogError: the list is not applied (rolled back)
         conn.execute(text("DROP TABLE stg_suppression"))
         conn.execute(text("DROP TABLE stg_erasing_plain"))
         register_drop(conn, drop, run, rows_read=counts.rows_read, rows_quarantined=counts.rows_quarantined)
