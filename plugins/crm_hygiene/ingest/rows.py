@@ -12,7 +12,6 @@ from __future__ import annotations
 import marshal
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import partial
 from typing import NamedTuple
 
 from crm_hygiene.drops.cells import (
@@ -159,8 +158,7 @@ class RowContext:
         read = self._moments.get(latest)
         if read is None:
             rules = self.policy.input_validation
-            read = self._moments[latest] = PerValue(partial(_read_moment, latest=latest, rules=rules),
-                                                    _MOMENT_CACHE_SIZE)
+            read = self._moments[latest] = PerValue(lambda raw: _read_moment(raw, latest, rules), _MOMENT_CACHE_SIZE)
         return read
 
     @property
