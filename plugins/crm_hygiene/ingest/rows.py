@@ -39,7 +39,7 @@ from crm_hygiene.normalise.phone import InvalidPhone, to_e164
 from crm_hygiene.normalise.text import clean_text, company_key, name_key
 from crm_hygiene.per_value import PerValue
 from crm_hygiene.policy import InputValidation, Policy
-from crm_hygiene.special_category import Redaction, SpecialCategoryScanner
+from crm_hygiene.special_category import SpecialCategoryScanner
 
 _CONSENT_VALUES = {
     "yes": True, "y": True, "true": True, "1": True,
@@ -149,9 +149,6 @@ class RowContext:
         self.company_keys = PerValue(company_key, _TEXT_CACHE_SIZE)
         self.digests = IdentifierDigests(self.keys.current)
         self.closed_set = PerValue(closed_set_value, _TEXT_CACHE_SIZE)
-
-    def redact(self, value: str) -> Redaction:
-        return self.redactions[value]
 
     def moments(self, latest: datetime) -> PerValue:
         """Timestamp cells read against `latest` (dates repeat across a file: each is read once)."""
