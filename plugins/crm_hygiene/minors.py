@@ -83,6 +83,7 @@ class MinorRules:
         self._fired: dict[str, PerValue] = {
             field: PerValue(self._fired_on(field), cache_limit) for field in typing.get_args(MinorSignalField)
         }
+        # Verdicts by the rules that fired (few combinations ever do).
         self._by_bits: dict[tuple[int, int], MinorAssessment] = {}
 
     def _fired_on(self, field: str):

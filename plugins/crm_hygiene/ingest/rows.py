@@ -12,7 +12,6 @@ from __future__ import annotations
 import marshal
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import partial
 from typing import NamedTuple
 
 from crm_hygiene.drops.cells import (
@@ -40,7 +39,7 @@ from crm_hygiene.normalise.phone import InvalidPhone, to_e164
 from crm_hygiene.normalise.text import clean_text, company_key, name_key
 from crm_hygiene.per_value import PerValue
 from crm_hygiene.policy import InputValidation, Policy
-from crm_hygiene.special_category import Redaction, SpecialCategoryScanner
+from crm_hygiene.special_category import SpecialCategoryScanner
 
 _CONSENT_VALUES = {
     "yes": True, "y": True, "true": True, "1": True,
@@ -151,16 +150,12 @@ class RowContext:
         self.digests = IdentifierDigests(self.keys.current)
         self.closed_set = PerValue(closed_set_value, _TEXT_CACHE_SIZE)
 
-    def redact(self, value: str) -> Redaction:
-        return self.redactions[value]
-
     def moments(self, latest: datetime) -> PerValue:
         """Timestamp cells read against `latest` (dates repeat across a file: each is read once)."""
         read = self._moments.get(latest)
         if read is None:
             rules = self.policy.input_validation
-            read = self._moments[latest] = PerValue(partial(_read_moment, latest=latest, rules=rules),
-                                                    _MOMENT_CACHE_SIZE)
+            read = self._moments[latest] = PerValue(lambda raw: _read_moment(raw, latest, rules), _MOMENT_CACHE_SIZE)
         return read
 
     @property
