@@ -6,8 +6,11 @@
 -- earned and the signals behind it.
 CREATE TEMPORARY TABLE stg_candidates AS
 WITH ranked AS MATERIALIZED (
-    SELECT r.*, {newest_first} AS newest_first, COUNT(*) OVER w AS n_rows
-    FROM stg_rows r
+    -- Only what a candidate is made of: the sort carries every column it is given.
+    SELECT identity_key, {row_fields}, source, basis_rank, seen_at, notice_due_at,
+           referred_only, minor_verdict, minor_signals,
+           {newest_first} AS newest_first, COUNT(*) OVER w AS n_rows
+    FROM stg_rows
     -- Byte order is enough to group a person's rows, and cheaper to sort by.
     WINDOW w AS (PARTITION BY BYTEWISE(identity_key) ORDER BY seen_at DESC, row_number DESC
                  ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)

@@ -10,6 +10,7 @@ Later safeguards (suppression, minors) plug in by adding a gate to ``GATES``.
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, DateTime, bindparam, text
@@ -18,11 +19,13 @@ from crm_hygiene import erasure_log
 from crm_hygiene.audit import write_audit
 from crm_hygiene.db import read_sql, timed_sql
 from crm_hygiene.erasure import erase_minors, lock_out_admission, queue_scrub_of_returning_rows
-from crm_hygiene.ingest.bulk_load import BULK, choose_write_path, indexes_built_after
+from crm_hygiene.ingest.bulk_load import BULK, WRITE_PATHS, choose_write_path, held_people, indexes_built_after
 from crm_hygiene.ingest.survivorship import write_prospects_sql
 from crm_hygiene.keys import HashKeys
 from crm_hygiene.policy import Policy
 from crm_hygiene.run import RunInfo
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,12 @@ def admit_candidates(
 
     updated = conn.execute(text(read_sql("ingest/count_held_candidates.sql"))).scalar_one()
     admitted = conn.execute(text("SELECT COUNT(*) FROM stg_candidates WHERE admission = 'admit'")).scalar_one()
-    held = conn.execute(text("SELECT COUNT(*) FROM prospects")).scalar_one()
+    held = held_people(conn, admitted)
     write_path = write_path or choose_write_path(admitted, held)
+    if write_path not in WRITE_PATHS:
+        raise ValueError(f"write_path must be one of {WRITE_PATHS}, not {write_path!r}")
+    log.info("writing %d people (%d of them held) as a%s %s write", admitted, updated,
+             "" if write_path == BULK else "n", write_path)
     # Nothing held, nothing to merge with: the merge clause could never fire.
     write_prospects = text(write_prospects_sql(merge_held=held > 0)).bindparams(bindparam("now", type_=DateTime))
     with indexes_built_after(conn) if write_path == BULK else contextlib.nullcontext():

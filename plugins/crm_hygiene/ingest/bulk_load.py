@@ -49,6 +49,14 @@ def choose_write_path(written: int, held: int) -> str:
     return BULK if written >= BULK_WRITTEN_PER_HELD * held and written > 0 else INCREMENTAL
 
 
+def held_people(conn: Connection, written: int) -> int:
+    """The people the CRM holds, counted only as far as the choice needs: an
+    hourly file of 10k rows should not count a million-person table through."""
+    enough = int(written / BULK_WRITTEN_PER_HELD) + 1
+    return conn.execute(text("SELECT COUNT(*) FROM (SELECT 1 FROM prospects LIMIT :enough) AS held"),
+                        {"enough": enough}).scalar_one()
+
+
 def _secondary_indexes(conn: Connection, table: str) -> list[tuple[str, str]]:
     """(name, CREATE statement) of each index on `table` that enforces nothing:
     no primary key, unique or other constraint; their definitions as the
