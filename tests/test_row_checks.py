@@ -25,7 +25,7 @@ from crm_hygiene.ingest.kinds import PROSPECT_KINDS, RESEARCH
 from crm_hygiene.ingest.parallel import _pieces, prepared_chunks
 from crm_hygiene.ingest.rows import STAGE_COLUMNS, PreparedChunk, RowContext, prepare_chunk
 from crm_hygiene.keys import HashKey, IdentifierDigests, identifier_values, parse_hash_keys
-from crm_hygiene.minors import CERTAIN, LIKELY, NO_SIGNAL, MinorAssessment, MinorRules, age_on
+from crm_hygiene.minors import LIKELY, NO_SIGNAL, MinorAssessment, MinorRules
 from crm_hygiene.per_value import PerValue
 from crm_hygiene.sample_data import write_enquiry_file, write_event_file, write_research_file
 from fuzz.cases import EDGE_CELLS
@@ -108,15 +108,10 @@ def _remember_one(cache: PerValue, value):
 def _minor_by_the_rules(rules: MinorRules, *, today, date_of_birth=None, age=None, job_title=None, company=None,
                         email_domain=None, event_name=None) -> MinorAssessment:
     """The rule set read row by row, every signal searched in every value: what MinorRules
-    computed before it remembered per-value answers."""
-    known = []
-    if date_of_birth is not None:
-        known.append((age_on(date_of_birth, today), "date_of_birth"))
-    if age is not None:
-        known.append((age, "stated_age"))
-    if known:
-        years, how = min(known)
-        return MinorAssessment(CERTAIN, rules.certain_signals(years, how)) if years < rules.minimum_age else NO_SIGNAL
+    computed before it remembered per-value answers. A known age remembers nothing, so
+    that path is the rules' own."""
+    if date_of_birth is not None or age is not None:
+        return rules.assess(today=today, date_of_birth=date_of_birth, age=age)
     values = {"job_title": job_title, "company": company, "email_domain": email_domain, "event_name": event_name}
     fired = [s for s in rules.signals if values[s.field] and s.regex.search(values[s.field])]
     if not fired:
