@@ -12,10 +12,16 @@ from __future__ import annotations
 import csv
 import hmac
 import io
+import os
 import pickle
 import random
+import signal
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
+import psutil
 import pytest
 from drops import KEYS, POLICY, TODAY
 
@@ -238,3 +244,45 @@ def test_the_reader_marks_the_last_chunk(tmp_path, rows, per_chunk):
         read = [(chunk.n_rows + len(unread), chunk.ends_file) for chunk, unread in chunked(drop, per_chunk)]
     sizes = [per_chunk] * (rows // per_chunk) + ([rows % per_chunk] if rows % per_chunk else [])
     assert read == [(size, i == len(sizes) - 1) for i, size in enumerate(sizes)]
+
+
+# A parent that has handed its chunks to two workers, prints their pids and waits to be killed.
+_PARENT_OF_TWO_WORKERS = """
+import sys, time
+import psutil
+from drops import KEYS, POLICY, TODAY
+from crm_hygiene.drops.reader import RawChunk
+from crm_hygiene.ingest.kinds import RESEARCH
+from crm_hygiene.ingest.parallel import prepared_chunks
+
+def chunks():
+    for _ in range(2):
+        yield RawChunk({name: [""] for name in RESEARCH.all_columns}, [1])
+    # The pool's workers, not the resource tracker multiprocessing also starts.
+    while len(workers := [c for c in psutil.Process().children() if "spawn_main" in " ".join(c.cmdline())]) < 2:
+        time.sleep(0.05)
+    print(" ".join(str(worker.pid) for worker in workers), flush=True)
+    time.sleep(600)
+
+for _ in prepared_chunks(chunks(), RESEARCH, POLICY, TODAY, KEYS, 2, sys.argv[1]):
+    pass
+"""
+
+
+def test_workers_end_when_their_parent_is_killed():
+    """A task killed outright (SIGKILL, the OOM killer) leaves no worker waiting for chunks for ever."""
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here.parent / "plugins"), str(here.parent), str(here)])}
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT_OF_TWO_WORKERS, "sqlite"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        workers = [psutil.Process(int(pid)) for pid in parent.stdout.readline().split()]
+        parent.send_signal(signal.SIGKILL)
+    finally:
+        parent.kill()
+        _, errors = parent.communicate(timeout=60)
+    assert len(workers) == 2, errors[-2000:]
+    gone, alive = psutil.wait_procs(workers, timeout=30)
+    for worker in alive:
+        worker.kill()
+    assert not alive, "workers outlived their killed parent"
