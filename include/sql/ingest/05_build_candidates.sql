@@ -26,18 +26,25 @@ FROM ranked
 WHERE n_rows = 1
 UNION ALL
 -- The others are folded field by field.
-SELECT identity_key,
-       {folded_fields},
-       -- The oldest row's: where the person first came from.
-       SUBSTR(MAX(newest_first || source), {value_start}),
-       MIN(basis_rank), MIN(seen_at), MAX(seen_at), MIN(notice_due_at),
-       MIN(referred_only), COUNT(*), MAX(minor_verdict),
-       -- The rule names of a row with the strongest verdict (a one-digit number):
-       -- the greatest of them, as MAX(minor_signals) over those rows would give.
-       CASE WHEN SUBSTR(MAX(CASE WHEN minor_verdict > 0 THEN CAST(minor_verdict AS TEXT) || COALESCE('v' || minor_signals, '') END), 2, 1) = 'v'
-            THEN SUBSTR(MAX(CASE WHEN minor_verdict > 0 THEN CAST(minor_verdict AS TEXT) || COALESCE('v' || minor_signals, '') END), 3) END,
+SELECT identity_key, {row_fields},
+       source, basis_rank, first_seen_at, last_contact_at, notice_due_at,
+       referred_only, n_rows, minor_verdict,
+       CASE WHEN SUBSTR(strongest_signals, 2, 1) = 'v' THEN SUBSTR(strongest_signals, 3) END,
        CAST('admit' AS VARCHAR(32)),
        CAST(NULL AS VARCHAR(64))
-FROM ranked
-WHERE n_rows > 1
-GROUP BY identity_key
+FROM (
+    SELECT identity_key,
+           {folded_fields},
+           -- The oldest row's: where the person first came from.
+           SUBSTR(MAX(newest_first || source), {value_start}) AS source,
+           MIN(basis_rank) AS basis_rank, MIN(seen_at) AS first_seen_at, MAX(seen_at) AS last_contact_at,
+           MIN(notice_due_at) AS notice_due_at, MIN(referred_only) AS referred_only, COUNT(*) AS n_rows,
+           MAX(minor_verdict) AS minor_verdict,
+           -- The strongest verdict (a one-digit number), then 'v' and the rule names of a
+           -- row with it: the greatest of them, as MAX(minor_signals) over those rows would give.
+           MAX(CASE WHEN minor_verdict > 0 THEN CAST(minor_verdict AS TEXT) || COALESCE('v' || minor_signals, '') END)
+               AS strongest_signals
+    FROM ranked
+    WHERE n_rows > 1
+    GROUP BY identity_key
+) AS folded

@@ -2,7 +2,8 @@
 
 Two statements merge values field by field: folding a file's rows into one
 candidate per person (``ingest/05_build_candidates.sql``) and merging a
-candidate into the person already held (``ingest/07_upsert_prospects.sql``).
+candidate into the person already held (``ingest/07_insert_prospects.sql`` with
+``ingest/07_merge_held_prospects.sql``).
 Both are templates; their per-field parts are generated here from
 ``PERSON_FIELDS``, so a field added to the list is folded, inserted and merged
 alike. Only identifiers from this list are formatted into the SQL, never a value.
@@ -111,7 +112,7 @@ def candidate_parts(fields: tuple[PersonField, ...] = PERSON_FIELDS) -> dict[str
 
 
 def prospect_parts(fields: tuple[PersonField, ...] = PERSON_FIELDS) -> dict[str, str]:
-    """The generated parts of 07_insert_prospects.sql and 07_upsert_prospects.sql."""
+    """The generated parts of 07_insert_prospects.sql and 07_merge_held_prospects.sql."""
     return {
         "person_fields": ", ".join(f.name for f in fields),
         "candidate_fields": ", ".join(f"{f.name} = 1" if f.flag else f.name for f in fields),
