@@ -57,6 +57,7 @@ class AdmissionResult:
     minors_removed: int = 0  # held records of people now known to be under age
     minor_reviews_queued: int = 0
     write_path: str = ""  # bulk_load.INCREMENTAL or BULK
+    rows_admitted: int = 0  # the file's rows behind the people admitted
 
 
 def _basis_params(policy: Policy) -> dict[str, str]:
@@ -81,7 +82,8 @@ def admit_candidates(
     minors_removed = remove_certain_minors(conn, policy, keys, run) if blocked["minor_certain"] else 0
 
     updated = conn.execute(text(read_sql("ingest/count_held_candidates.sql"))).scalar_one()
-    admitted = conn.execute(text("SELECT COUNT(*) FROM stg_candidates WHERE admission = 'admit'")).scalar_one()
+    admitted, rows_admitted = conn.execute(text(
+        "SELECT COUNT(*), COALESCE(SUM(n_rows), 0) FROM stg_candidates WHERE admission = 'admit'")).one()
     held = held_people(conn, admitted)
     write_path = write_path or choose_write_path(admitted, held)
     if write_path not in WRITE_PATHS:
@@ -102,6 +104,7 @@ def admit_candidates(
     return AdmissionResult(
         candidates=candidates, blocked=blocked, created=admitted - updated, updated=updated,
         minors_removed=minors_removed, minor_reviews_queued=queued, write_path=write_path,
+        rows_admitted=int(rows_admitted),
     )
 
 

@@ -150,10 +150,7 @@ def _load_file(
     conn.execute(text(build_candidates_sql(conn.dialect.name)))
     staging.index_candidates(conn)
     result = admit_candidates(conn, policy, keys, run, file_id, write_path)
-    admitted_rows = conn.execute(text(
-        "SELECT COALESCE(SUM(n_rows), 0) FROM stg_candidates WHERE admission = 'admit'"
-    )).scalar_one()
-    counts.rows_admitted = int(admitted_rows)
+    counts.rows_admitted = result.rows_admitted
     counts.rows_blocked = counts.rows_read - counts.rows_quarantined - counts.rows_admitted
     counts.prospects_created, counts.prospects_updated = result.created, result.updated
     counts.minors_removed, counts.minor_reviews_queued = result.minors_removed, result.minor_reviews_queued
